@@ -1,0 +1,162 @@
+//! Error kinds shared across crates.
+
+use std::time::Duration;
+
+use crate::MaskedUrl;
+
+/// Why the transport could not deliver a response.
+///
+/// Every variant names the masked URL. The retry layer reads [`TransportError::kind`]
+/// to decide whether a retry can help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No connection could be established (DNS, refused, connect timeout).
+    #[error("could not connect to {url}: {reason}")]
+    Connect {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What the connector reported.
+        reason: String,
+    },
+    /// The server did not answer in time.
+    #[error("request to {url} timed out ({phase})")]
+    Timeout {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// Which deadline fired.
+        phase: TimeoutPhase,
+    },
+    /// The connection broke after it was established.
+    #[error("connection to {url} was reset: {reason}")]
+    Reset {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What the connection reported.
+        reason: String,
+    },
+    /// The body ended before the length the server announced.
+    #[error("response body from {url} was truncated: {reason}")]
+    Truncated {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// The body exceeded the configured maximum (counted while reading).
+    #[error("response body from {url} exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// TLS handshake or certificate failure.
+    #[error("TLS failure talking to {url}: {reason}")]
+    Tls {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What the TLS layer reported.
+        reason: String,
+    },
+    /// The server sent something that is not valid HTTP, or the request could not be built.
+    #[error("invalid response from {url}: {reason}")]
+    InvalidResponse {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Which deadline fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Establishing the TCP/TLS connection.
+    Connect(Duration),
+    /// Waiting for response bytes (the read timeout).
+    Read(Duration),
+    /// The whole request's deadline.
+    Total(Duration),
+}
+
+impl std::fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connect(d) => write!(f, "connect timeout of {d:?}"),
+            Self::Read(d) => write!(f, "read timeout of {d:?}"),
+            Self::Total(d) => write!(f, "request deadline of {d:?}"),
+        }
+    }
+}
+
+/// The coarse kind of a [`TransportError`], for retry classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// See [`TransportError::Connect`].
+    Connect,
+    /// See [`TransportError::Timeout`].
+    Timeout,
+    /// See [`TransportError::Reset`].
+    Reset,
+    /// See [`TransportError::Truncated`].
+    Truncated,
+    /// See [`TransportError::BodyTooLarge`].
+    BodyTooLarge,
+    /// See [`TransportError::Tls`].
+    Tls,
+    /// See [`TransportError::InvalidResponse`].
+    InvalidResponse,
+}
+
+impl TransportError {
+    /// The coarse kind of this error.
+    pub fn kind(&self) -> TransportErrorKind {
+        match self {
+            Self::Connect { .. } => TransportErrorKind::Connect,
+            Self::Timeout { .. } => TransportErrorKind::Timeout,
+            Self::Reset { .. } => TransportErrorKind::Reset,
+            Self::Truncated { .. } => TransportErrorKind::Truncated,
+            Self::BodyTooLarge { .. } => TransportErrorKind::BodyTooLarge,
+            Self::Tls { .. } => TransportErrorKind::Tls,
+            Self::InvalidResponse { .. } => TransportErrorKind::InvalidResponse,
+        }
+    }
+
+    /// The masked URL of the failed request.
+    pub fn url(&self) -> &MaskedUrl {
+        match self {
+            Self::Connect { url, .. }
+            | Self::Timeout { url, .. }
+            | Self::Reset { url, .. }
+            | Self::Truncated { url, .. }
+            | Self::BodyTooLarge { url, .. }
+            | Self::Tls { url, .. }
+            | Self::InvalidResponse { url, .. } => url,
+        }
+    }
+}
+
+/// At most 500 bytes of a body as text, cut on a character boundary, for error messages.
+///
+/// ```
+/// let long = "é".repeat(400);
+/// let preview = haul_core::body_preview(long.as_bytes());
+/// assert!(preview.len() <= 500 + "…".len());
+/// ```
+pub fn body_preview(body: &[u8]) -> String {
+    const MAX: usize = 500;
+    if body.len() <= MAX {
+        return String::from_utf8_lossy(body).into_owned();
+    }
+    let mut end = MAX;
+    // Step back to a UTF-8 boundary so the preview never splits a character.
+    while end > 0 && (body[end] & 0b1100_0000) == 0b1000_0000 {
+        end -= 1;
+    }
+    let mut s = String::from_utf8_lossy(&body[..end]).into_owned();
+    s.push('…');
+    s
+}

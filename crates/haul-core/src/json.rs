@@ -1,0 +1,242 @@
+//! Reading fields out of raw JSON without building a `serde_json::Value` tree.
+//!
+//! A page body is parsed only along the path a JSON pointer names; everything
+//! else is skipped by the parser. This is what keeps haul's hot path cheap.
+
+use std::fmt;
+
+use serde::Deserializer as _;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Why a JSON lookup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The text is not valid JSON.
+    #[error("invalid JSON: {0}")]
+    Syntax(#[from] serde_json::Error),
+    /// The pointer is malformed (it must be empty or start with `/`).
+    #[error("invalid JSON pointer {0:?}: it must be empty or start with '/'")]
+    Pointer(String),
+}
+
+/// Finds the value at RFC 6901 `pointer` inside `json`, borrowing from it.
+///
+/// Returns `Ok(None)` when the path does not exist (a missing key, an index
+/// out of range, or a path through a scalar).
+///
+/// ```
+/// let body = r#"{"paging":{"next":{"after":"c2"}},"data":[{"id":1}]}"#;
+/// let raw = haul_core::json::pointer(body, "/paging/next/after")?.unwrap();
+/// assert_eq!(raw.get(), r#""c2""#);
+/// assert!(haul_core::json::pointer(body, "/paging/prev")?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn pointer<'a>(json: &'a str, pointer: &str) -> Result<Option<&'a RawValue>, JsonError> {
+    let root: &'a RawValue = serde_json::from_str(json)?;
+    if pointer.is_empty() {
+        return Ok(Some(root));
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(JsonError::Pointer(pointer.to_owned()));
+    };
+    let mut current = root;
+    for token in rest.split('/') {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let text = current.get();
+        let next = match text.as_bytes().first() {
+            Some(b'{') => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                de.deserialize_map(FindKey(&token))?
+            }
+            Some(b'[') => match token.parse::<usize>() {
+                Ok(index) if !token.starts_with('+') => {
+                    let mut de = serde_json::Deserializer::from_str(text);
+                    de.deserialize_seq(FindIndex(index))?
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match next {
+            Some(v) => current = v,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+/// A scalar read at a pointer, as the text an API expects back in a query
+/// parameter: strings unquoted, numbers and booleans as written.
+/// `null`, an empty string, objects and arrays give `None`.
+///
+/// Large integers keep their exact digits (no trip through `f64`).
+///
+/// ```
+/// let body = r#"{"next":"abc","id":9007199254740993,"none":null,"empty":""}"#;
+/// assert_eq!(haul_core::json::scalar_at(body, "/next")?.as_deref(), Some("abc"));
+/// assert_eq!(haul_core::json::scalar_at(body, "/id")?.as_deref(), Some("9007199254740993"));
+/// assert_eq!(haul_core::json::scalar_at(body, "/none")?, None);
+/// assert_eq!(haul_core::json::scalar_at(body, "/empty")?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn scalar_at(json: &str, at: &str) -> Result<Option<String>, JsonError> {
+    match pointer(json, at)? {
+        Some(raw) => scalar(raw),
+        None => Ok(None),
+    }
+}
+
+/// Converts a raw scalar as [`scalar_at`] does.
+pub fn scalar(raw: &RawValue) -> Result<Option<String>, JsonError> {
+    let text = raw.get();
+    Ok(match text.as_bytes().first() {
+        Some(b'"') => {
+            let s: String = serde_json::from_str(text)?;
+            (!s.is_empty()).then_some(s)
+        }
+        Some(b'n') | Some(b'{') | Some(b'[') | None => None,
+        Some(_) => Some(text.to_owned()),
+    })
+}
+
+/// Reads a boolean at a pointer; `None` when missing or not a boolean.
+pub fn bool_at(json: &str, at: &str) -> Result<Option<bool>, JsonError> {
+    Ok(match pointer(json, at)?.map(RawValue::get) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    })
+}
+
+/// Reads a non-negative integer at a pointer (a number or a numeric string).
+pub fn u64_at(json: &str, at: &str) -> Result<Option<u64>, JsonError> {
+    Ok(scalar_at(json, at)?.and_then(|s| s.parse::<u64>().ok()))
+}
+
+/// Splits a JSON array into its elements, borrowing from the input.
+pub fn array_items(json: &str) -> Result<Vec<&RawValue>, JsonError> {
+    Ok(serde_json::from_str::<Vec<&RawValue>>(json)?)
+}
+
+struct FindKey<'k>(&'k str);
+
+impl<'de> Visitor<'de> for FindKey<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(is_match) = map.next_key_seed(KeyEquals(self.0))? {
+            if is_match && found.is_none() {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct KeyEquals<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeyEquals<'_> {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyEquals<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+struct FindIndex(usize);
+
+impl<'de> Visitor<'de> for FindIndex {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut i = 0usize;
+        let mut found = None;
+        loop {
+            if i == self.0 {
+                match seq.next_element::<&'de RawValue>()? {
+                    Some(v) => found = Some(v),
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escaped_keys_and_special_tokens() {
+        let body = r#"{"@odata.nextLink":"u","a/b":{"m~n":[10,20,{"k":"v"}]},"e\u0073c":1}"#;
+        assert_eq!(scalar_at(body, "/@odata.nextLink").unwrap().as_deref(), Some("u"));
+        assert_eq!(scalar_at(body, "/a~1b/m~0n/1").unwrap().as_deref(), Some("20"));
+        assert_eq!(scalar_at(body, "/a~1b/m~0n/2/k").unwrap().as_deref(), Some("v"));
+        assert_eq!(scalar_at(body, "/esc").unwrap().as_deref(), Some("1"));
+        assert_eq!(scalar_at(body, "/a~1b/m~0n/9").unwrap(), None);
+        assert_eq!(scalar_at(body, "/a~1b/m~0n/-").unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        assert!(pointer(r#"{"a":"#, "/a").is_err());
+        assert!(pointer("{}", "a").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn pointer_agrees_with_serde_json_value(
+            keys in proptest::collection::vec("[a-z~/@.]{0,4}", 1..4),
+            leaf in any::<i64>(),
+        ) {
+            // Build nested objects along `keys`, then look the leaf up both ways.
+            let mut value = serde_json::json!(leaf);
+            for k in keys.iter().rev() {
+                value = serde_json::json!({ k.clone(): value, "other": [1, {"x": null}] });
+            }
+            let ptr: String = keys
+                .iter()
+                .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            let text = value.to_string();
+            let ours = scalar_at(&text, &ptr).unwrap();
+            let theirs = value.pointer(&ptr).map(|v| v.to_string());
+            prop_assert_eq!(ours, theirs);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,64}", ptr in "(/[a-z0-9~]{0,3}){0,3}") {
+            let _ = pointer(&text, &ptr);
+        }
+    }
+}
