@@ -1,1 +1,53 @@
-//! stub
+//! # haul-paginate
+//!
+//! The [`Paginator`] trait and haul's pagination styles, plus the [`Guard`]
+//! every style shares: a cursor, URL or offset seen before is a
+//! [`PaginateError::CursorCycle`], and running past `max_pages` is a
+//! [`PaginateError::MaxPagesExceeded`] — never a silent stop.
+//!
+//! Paginators are synchronous, do no I/O and hold no per-run state (that lives
+//! in [`PageState`]), so one paginator can serve many streams and its laws can
+//! be property-tested without a network.
+//!
+//! ```
+//! use haul_paginate::{CursorPaginator, Guard, Next, PageContext, PageState, Paginator};
+//! use haul_core::{Request, Response};
+//! use http::StatusCode;
+//!
+//! // A tiny in-memory "API": three pages chained by cursors.
+//! let bodies = [
+//!     r#"{"items":[1,2],"meta":{"next":"b"}}"#,
+//!     r#"{"items":[3,4],"meta":{"next":"c"}}"#,
+//!     r#"{"items":[5],"meta":{"next":null}}"#,
+//! ];
+//! let pager = CursorPaginator::new("/meta/next", "after").records_at("/items");
+//! let mut state = PageState::default();
+//! let mut guard = Guard::new(Some(100));
+//! let mut request = pager.first(Request::get("https://api.example.com/v1".parse()?), &mut state)?;
+//! let mut seen = Vec::new();
+//! for (i, body) in bodies.iter().enumerate() {
+//!     guard.admit(&request, i as u64)?;
+//!     let response = Response::new(StatusCode::OK, request.url.clone(), *body);
+//!     let records = pager.records(&response)?;
+//!     seen.extend(records.iter().map(|r| r.as_str().to_owned()));
+//!     let page = PageContext { request: &request, response: &response, records: &records, number: i as u64 + 1 };
+//!     match pager.next(&page, &mut state)? {
+//!         Next::Request(next) => request = next,
+//!         _ => break,
+//!     }
+//! }
+//! assert_eq!(seen, ["1", "2", "3", "4", "5"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cursor;
+mod error;
+mod guard;
+mod paginator;
+mod records;
+
+pub use cursor::CursorPaginator;
+pub use error::PaginateError;
+pub use guard::Guard;
+pub use paginator::{Next, PageContext, PageState, Paginator};
+pub use records::RecordSelector;

@@ -1,1 +1,30 @@
-//! stub
+//! # haul-ratelimit
+//!
+//! The [`RateLimiter`] trait and haul's limiters: [`Unlimited`] and
+//! [`FixedRate`] (GCRA pacing with a burst). Limiters are synchronous and take
+//! time as an argument, so their laws are property-tested under a fake clock;
+//! the extractor sleeps on [`Permit::Wait`] through its injected sleeper and
+//! reports the total as throttle wait.
+//!
+//! ```
+//! use haul_ratelimit::{FixedRate, Permit, RateLimiter};
+//! use std::time::Duration;
+//!
+//! // 5 requests per second: drive a fake clock and count what gets through in 2 s.
+//! let limiter = FixedRate::per_second(5);
+//! let mut now = Duration::ZERO;
+//! let mut granted = 0;
+//! while now < Duration::from_secs(2) {
+//!     match limiter.try_acquire(now) {
+//!         Permit::Granted => granted += 1,
+//!         Permit::Wait(d) => now += d,
+//!     }
+//! }
+//! assert_eq!(granted, 10);
+//! ```
+
+mod limiter;
+mod pacer;
+
+pub use limiter::{Permit, RateLimiter, Unlimited};
+pub use pacer::FixedRate;

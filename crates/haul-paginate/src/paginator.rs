@@ -1,0 +1,137 @@
+//! The [`Paginator`] trait and the per-stream [`PageState`] it works on.
+
+use std::sync::Arc;
+
+use haul_core::{Record, Request, Response};
+use serde_json::{Map, Value};
+
+use crate::PaginateError;
+
+/// Everything a paginator may look at to decide the next request.
+#[derive(Debug)]
+pub struct PageContext<'a> {
+    /// The request that produced this page.
+    pub request: &'a Request,
+    /// Its response (status 2xx; the body is complete).
+    pub response: &'a Response,
+    /// The records selected from the response.
+    pub records: &'a [Record],
+    /// 1-based number of this page in the pass.
+    pub number: u64,
+}
+
+/// What comes after a page.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Next {
+    /// Fetch this request next.
+    Request(Request),
+    /// The dataset is exhausted.
+    End,
+}
+
+/// Mutable pagination state of one stream, owned by the extractor.
+///
+/// Paginators are immutable configuration (shareable between streams); what
+/// changes from page to page lives here, so it can be stored in a checkpoint
+/// and restored on resume.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageState {
+    /// The total number of records, once some page announced it.
+    pub total: Option<u64>,
+    /// Paginator-specific values (kept small: they go into every checkpoint).
+    pub extra: Map<String, Value>,
+}
+
+impl PageState {
+    /// Serializes the state for a checkpoint.
+    pub fn to_json(&self) -> Value {
+        let mut map = self.extra.clone();
+        if let Some(total) = self.total {
+            map.insert("total".into(), Value::from(total));
+        }
+        if map.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(map)
+        }
+    }
+
+    /// Restores state stored by [`PageState::to_json`].
+    pub fn from_json(value: &Value) -> Result<Self, PaginateError> {
+        match value {
+            Value::Null => Ok(Self::default()),
+            Value::Object(map) => {
+                let mut extra = map.clone();
+                let total = match extra.remove("total") {
+                    None => None,
+                    Some(v) => Some(v.as_u64().ok_or_else(|| {
+                        PaginateError::Resume(format!("total is not a count: {v}"))
+                    })?),
+                };
+                Ok(Self { total, extra })
+            }
+            other => Err(PaginateError::Resume(format!(
+                "expected an object, found {other}"
+            ))),
+        }
+    }
+}
+
+/// Walks an API page by page: from the first request and each response, the
+/// next request or the end.
+///
+/// Paginators are synchronous and do no I/O; they only read the response they
+/// are given. They need not guard against loops or runaway page counts: the
+/// [`Guard`](crate::Guard) does that for every style.
+///
+/// Laws (property-tested per style): walking any dataset of any size with any
+/// page size through a conforming server yields every record exactly once, in
+/// order, and terminates.
+pub trait Paginator: Send + Sync {
+    /// A short name for logs (`"cursor"`, `"offset"`, …).
+    fn name(&self) -> &'static str;
+
+    /// Prepares the first request of a pass from the base request (adds the
+    /// page size, an initial cursor, …).
+    fn first(&self, base: Request, state: &mut PageState) -> Result<Request, PaginateError>;
+
+    /// Selects the records of a response.
+    fn records(&self, response: &Response) -> Result<Vec<Record>, PaginateError>;
+
+    /// Decides what follows `page`.
+    fn next(&self, page: &PageContext<'_>, state: &mut PageState) -> Result<Next, PaginateError>;
+
+    /// When the paginator knows every remaining request after `page` (offset or
+    /// page number with a known total), returns them so they can be fetched
+    /// concurrently. The default knows nothing.
+    fn remaining(
+        &self,
+        page: &PageContext<'_>,
+        state: &PageState,
+    ) -> Option<Vec<Request>> {
+        let _ = (page, state);
+        None
+    }
+}
+
+macro_rules! forward_paginator {
+    ($($ty:ty),*) => {$(
+        impl<P: Paginator + ?Sized> Paginator for $ty {
+            fn name(&self) -> &'static str { (**self).name() }
+            fn first(&self, base: Request, state: &mut PageState) -> Result<Request, PaginateError> {
+                (**self).first(base, state)
+            }
+            fn records(&self, response: &Response) -> Result<Vec<Record>, PaginateError> {
+                (**self).records(response)
+            }
+            fn next(&self, page: &PageContext<'_>, state: &mut PageState) -> Result<Next, PaginateError> {
+                (**self).next(page, state)
+            }
+            fn remaining(&self, page: &PageContext<'_>, state: &PageState) -> Option<Vec<Request>> {
+                (**self).remaining(page, state)
+            }
+        }
+    )*};
+}
+forward_paginator!(&P, Box<P>, Arc<P>);

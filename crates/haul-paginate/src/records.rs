@@ -1,0 +1,95 @@
+//! [`RecordSelector`]: where the records of a response are.
+
+use haul_core::{Record, Response, json};
+
+use crate::PaginateError;
+
+/// Where the records of a response are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordSelector {
+    /// A JSON array at this RFC 6901 pointer (e.g. `/data`, `/paging/results`).
+    /// A missing key or `null` is an empty page; anything else but an array is an error.
+    Pointer(String),
+    /// The whole body is a JSON array.
+    Root,
+    /// The body is newline-delimited JSON, one record per line.
+    Ndjson,
+}
+
+impl RecordSelector {
+    /// A selector for the array at `pointer` (`""` or `"/"`-less root means [`RecordSelector::Root`]).
+    pub fn pointer(pointer: impl Into<String>) -> Self {
+        let p = pointer.into();
+        if p.is_empty() {
+            Self::Root
+        } else {
+            Self::Pointer(p)
+        }
+    }
+
+    /// Selects the records of `response`, copying each record's raw JSON.
+    pub fn select(&self, response: &Response) -> Result<Vec<Record>, PaginateError> {
+        if response.body.is_empty() {
+            // 204 No Content or an empty 200: an empty page, not an error.
+            return Ok(Vec::new());
+        }
+        let text = body_text(response)?;
+        match self {
+            Self::Ndjson => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| Record::from_json(l).map_err(|e| not_json(response, &e.to_string())))
+                .collect(),
+            Self::Root => array(response, text, ""),
+            Self::Pointer(p) => array(response, text, p),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Pointer(p) => p.clone(),
+            Self::Root => "the body root".into(),
+            Self::Ndjson => "NDJSON lines".into(),
+        }
+    }
+}
+
+impl Default for RecordSelector {
+    fn default() -> Self {
+        Self::Root
+    }
+}
+
+fn array(response: &Response, text: &str, pointer: &str) -> Result<Vec<Record>, PaginateError> {
+    let found = json::pointer(text, pointer).map_err(|e| not_json(response, &e.to_string()))?;
+    let Some(raw) = found else {
+        return Ok(Vec::new());
+    };
+    match raw.get().as_bytes().first() {
+        Some(b'[') => {}
+        Some(b'n') => return Ok(Vec::new()),
+        _ => {
+            return Err(PaginateError::RecordsNotFound {
+                url: response.masked_url(),
+                selector: RecordSelector::pointer(pointer).describe(),
+                preview: response.preview(),
+            });
+        }
+    }
+    let items = json::array_items(raw.get()).map_err(|e| not_json(response, &e.to_string()))?;
+    Ok(items.into_iter().map(Record::from_borrowed).collect())
+}
+
+/// The body as UTF-8 text, or a typed error with a preview.
+pub(crate) fn body_text(response: &Response) -> Result<&str, PaginateError> {
+    std::str::from_utf8(&response.body).map_err(|e| not_json(response, &e.to_string()))
+}
+
+pub(crate) fn not_json(response: &Response, reason: &str) -> PaginateError {
+    PaginateError::NotJson {
+        url: response.masked_url(),
+        reason: reason.to_owned(),
+        preview: response.preview(),
+    }
+}

@@ -1,0 +1,57 @@
+//! The [`RateLimiter`] trait.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use haul_core::Response;
+
+/// The answer to a permit request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Permit {
+    /// Send now (the permit has been taken).
+    Granted,
+    /// Nothing taken; ask again after this long.
+    Wait(Duration),
+}
+
+/// Paces requests. Synchronous and I/O-free: the caller passes the time (from
+/// its injected clock) and sleeps on [`Permit::Wait`] itself, then asks again.
+///
+/// One limiter may be shared (`Arc`) by many concurrent streams so that
+/// several endpoints of one API draw on one budget.
+///
+/// Laws (property-tested): over any window the number of granted permits
+/// never exceeds the quota plus burst; when the server says `Remaining: 0`
+/// until a reset, nothing is granted before that reset.
+pub trait RateLimiter: Send + Sync {
+    /// Takes a permit at monotonic time `now`, or says how long to wait.
+    fn try_acquire(&self, now: Duration) -> Permit;
+
+    /// Learns from a response's headers (default: ignores them).
+    fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
+        let _ = (response, now, wall);
+    }
+}
+
+macro_rules! forward_limiter {
+    ($($ty:ty),*) => {$(
+        impl<L: RateLimiter + ?Sized> RateLimiter for $ty {
+            fn try_acquire(&self, now: Duration) -> Permit { (**self).try_acquire(now) }
+            fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
+                (**self).observe(response, now, wall)
+            }
+        }
+    )*};
+}
+forward_limiter!(&L, Box<L>, Arc<L>);
+
+/// Grants every request at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unlimited;
+
+impl RateLimiter for Unlimited {
+    fn try_acquire(&self, _now: Duration) -> Permit {
+        Permit::Granted
+    }
+}
