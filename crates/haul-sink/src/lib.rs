@@ -1,1 +1,38 @@
-//! stub
+//! # haul-sink
+//!
+//! The [`Sink`] trait — commit a batch of records and the checkpoint that
+//! follows them atomically, answer the last checkpoint on open, and answer a
+//! watermark — and haul's sinks: [`JsonLinesSink`] (append-only files with a
+//! byte-offset checkpoint, exactly-once without a primary key) and
+//! [`MemorySink`] (for tests).
+//!
+//! ```
+//! use haul_sink::{Batch, MemorySink, Sink};
+//! use haul_core::{Checkpoint, Position, Record};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let sink = MemorySink::new();
+//! assert!(sink.open("users").await?.is_none());
+//! let records = vec![Record::from_json(r#"{"id":"u1","updated_at":"2026-01-02T00:00:00Z"}"#)?];
+//! let mut cp = Checkpoint::start("users");
+//! cp.position = Position::Done;
+//! sink.write(Batch { stream: "users", records: &records, checkpoint: &cp }).await?;
+//! assert!(sink.open("users").await?.is_some_and(|c| c.is_done()));
+//! assert_eq!(
+//!     sink.watermark("users", "/updated_at").await?.as_deref(),
+//!     Some("2026-01-02T00:00:00Z")
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod jsonl;
+mod memory;
+mod sink;
+
+pub use error::SinkError;
+pub use jsonl::JsonLinesSink;
+pub use memory::MemorySink;
+pub use sink::{Batch, Sink, max_watermark};

@@ -1,0 +1,44 @@
+//! [`SinkError`].
+
+use std::path::PathBuf;
+
+/// A sink failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// File system failure.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored checkpoint or state file cannot be read.
+    #[error("corrupt sink state in {path}: {reason}")]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A record lacks its primary key.
+    #[error("record in stream {stream:?} has no primary key at {pointer}: {preview}")]
+    MissingKey {
+        /// The stream.
+        stream: String,
+        /// The key pointer.
+        pointer: String,
+        /// At most 500 bytes of the record.
+        preview: String,
+    },
+    /// The sink was used after `close` or before `open`.
+    #[error("sink misuse: {0}")]
+    Usage(String),
+    /// A background task failed.
+    #[error("sink worker failed: {0}")]
+    Worker(String),
+}
