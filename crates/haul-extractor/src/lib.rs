@@ -1,1 +1,42 @@
-//! stub
+//! # haul-extractor
+//!
+//! The thin composition of haul: an [`Extractor`] built with
+//! [`Extractor::builder`] wires a transport, a paginator, a retry policy, a
+//! rate limiter and a clock, and either streams pages lazily
+//! ([`Extractor::pages`], [`Extractor::records`]) or drives them into a sink
+//! in batches with checkpoints ([`Extractor::run`]), returning a
+//! [`RunSummary`].
+//!
+//! ```
+//! use haul_extractor::Extractor;
+//! use haul_paginate::CursorPaginator;
+//! use haul_sink::MemorySink;
+//! use haul_testkit::{Dataset, FakeApi};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+//! let server = FakeApi::builder().dataset(Dataset::generate(7, 250)).build().start().await?;
+//! let extractor = Extractor::builder()
+//!     .url(server.url("/items").as_str())
+//!     .paginator(CursorPaginator::new("/next_cursor", "cursor").records_at("/data").page_size("limit", 100))
+//!     .stream("items")
+//!     .build()?;
+//! let sink = MemorySink::with_primary_key("/id");
+//! let summary = extractor.run(&sink).await?;
+//! assert_eq!((summary.records, summary.pages), (250, 3));
+//! assert_eq!(sink.records("items").len(), 250);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod builder;
+mod error;
+mod event;
+mod extractor;
+mod summary;
+
+pub use builder::ExtractorBuilder;
+pub use error::{BuildError, ExtractError};
+pub use event::{Event, NoopObserver, Observer};
+pub use extractor::Extractor;
+pub use summary::RunSummary;

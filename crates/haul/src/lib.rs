@@ -1,1 +1,58 @@
-//! stub
+//! # haul
+//!
+//! Extract data from HTTP APIs into data pipelines robustly and fast: every
+//! record arrives exactly once, failures are retried or reported clearly, the
+//! API's limits are respected, memory stays flat, and a run that dies half-way
+//! resumes where it stopped.
+//!
+//! This is the facade crate: it re-exports haul's layered crates so an
+//! embedder depends on one crate. Each concern is a trait with a default
+//! implementation, and any of them can be swapped for your own:
+//!
+//! | concern | trait | defaults | crate |
+//! |---|---|---|---|
+//! | sending requests | [`Transport`] | [`ReqwestTransport`] | [`transport`] |
+//! | walking pages | [`Paginator`] | [`CursorPaginator`] | [`paginate`] |
+//! | retrying | [`RetryPolicy`], [`Classifier`] | [`ExponentialBackoff`], [`HttpClassifier`] | [`retry`] |
+//! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`] | [`ratelimit`] |
+//! | storing | [`Sink`] | [`JsonLinesSink`], [`MemorySink`] | [`sink`] |
+//!
+//! ```
+//! use haul::{CursorPaginator, Extractor, JsonLinesSink};
+//! # use haul_testkit::{Dataset, FakeApi};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+//! # let server = FakeApi::builder().dataset(Dataset::generate(1, 1_000)).build().start().await?;
+//! # let url = server.url("/items").to_string();
+//! let extractor = Extractor::builder()
+//!     .url(url)
+//!     .paginator(
+//!         CursorPaginator::new("/next_cursor", "cursor")
+//!             .records_at("/data")
+//!             .page_size("limit", 100),
+//!     )
+//!     .stream("items")
+//!     .build()?;
+//! let out = tempfile::tempdir()?;
+//! let summary = extractor.run(&JsonLinesSink::new(out.path())).await?;
+//! assert_eq!(summary.records, 1_000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use haul_core as core;
+pub use haul_extractor as extractor;
+pub use haul_paginate as paginate;
+pub use haul_ratelimit as ratelimit;
+pub use haul_retry as retry;
+pub use haul_sink as sink;
+pub use haul_transport as transport;
+
+pub use haul_core::{Checkpoint, Clock, MaskedUrl, Page, Position, Record, Request, Response, Secret, Sleeper};
+pub use haul_extractor::{BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Observer, RunSummary};
+pub use haul_paginate::{CursorPaginator, Guard, PaginateError, Paginator, RecordSelector};
+pub use haul_ratelimit::{FixedRate, Permit, RateLimiter, Unlimited};
+pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
+pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError};
+pub use haul_transport::{ReqwestTransport, Transport};

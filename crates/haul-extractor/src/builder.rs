@@ -1,0 +1,168 @@
+//! [`ExtractorBuilder`]: where haul's defaults are chosen, in one place.
+
+use std::sync::Arc;
+
+use haul_core::{Clock, Request, Sleeper, SystemClock, TokioSleeper};
+use haul_paginate::Paginator;
+use haul_ratelimit::{RateLimiter, Unlimited};
+use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
+use haul_transport::{ReqwestTransport, Transport};
+
+use crate::event::{NoopObserver, Observer};
+use crate::extractor::{Extractor, Inner};
+use crate::BuildError;
+
+/// Builds an [`Extractor`]. Only the request and the paginator are required;
+/// every other part has a default:
+///
+/// | part | default |
+/// |---|---|
+/// | transport | [`ReqwestTransport`] (rustls, pooled, 5 s connect / 30 s read timeouts, 64 MiB body limit) |
+/// | retry | [`ExponentialBackoff`] (full jitter, 1 s base, 60 s cap, 5 attempts, 5 min, retry budget) |
+/// | classifier | [`HttpClassifier`] |
+/// | rate limiter | [`Unlimited`] |
+/// | clock / sleeper | [`SystemClock`] / [`TokioSleeper`] |
+/// | stream name | `"default"` |
+/// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
+/// | max pages | 1,000,000 |
+#[derive(Default)]
+#[must_use]
+pub struct ExtractorBuilder {
+    request: Option<Request>,
+    url: Option<String>,
+    paginator: Option<Arc<dyn Paginator>>,
+    transport: Option<Arc<dyn Transport>>,
+    retry: Option<Arc<dyn RetryPolicy>>,
+    classifier: Option<Arc<dyn Classifier>>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    clock: Option<Arc<dyn Clock>>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    observer: Option<Arc<dyn Observer>>,
+    stream: Option<String>,
+    batch_records: Option<usize>,
+    max_pages: Option<Option<u64>>,
+}
+
+impl std::fmt::Debug for ExtractorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtractorBuilder")
+            .field("request", &self.request)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExtractorBuilder {
+    /// The first request of the stream (method, URL, headers).
+    pub fn request(mut self, request: Request) -> Self {
+        self.request = Some(request);
+        self
+    }
+
+    /// Shorthand for a `GET` of `url` as the first request.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// How to walk from page to page (required).
+    pub fn paginator(mut self, paginator: impl Paginator + 'static) -> Self {
+        self.paginator = Some(Arc::new(paginator));
+        self
+    }
+
+    /// The transport (share one `Arc` between extractors to share its connection pool).
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, retry: impl RetryPolicy + 'static) -> Self {
+        self.retry = Some(Arc::new(retry));
+        self
+    }
+
+    /// The outcome classifier.
+    pub fn classifier(mut self, classifier: impl Classifier + 'static) -> Self {
+        self.classifier = Some(Arc::new(classifier));
+        self
+    }
+
+    /// The rate limiter (pass an `Arc` to share it between extractors).
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter + 'static) -> Self {
+        self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// The clock decisions read time from.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// What the run sleeps on (retry delays, throttle waits).
+    pub fn sleeper(mut self, sleeper: impl Sleeper + 'static) -> Self {
+        self.sleeper = Some(Arc::new(sleeper));
+        self
+    }
+
+    /// Receives progress events.
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The stream name, under which the sink stores records and checkpoints.
+    pub fn stream(mut self, name: impl Into<String>) -> Self {
+        self.stream = Some(name.into());
+        self
+    }
+
+    /// Commit to the sink once this many records are buffered (whole pages only).
+    pub fn batch_size(mut self, records: usize) -> Self {
+        self.batch_records = Some(records);
+        self
+    }
+
+    /// Fail with `MaxPagesExceeded` rather than fetch more than `n` pages in one pass
+    /// (`None`: no limit).
+    pub fn max_pages(mut self, n: Option<u64>) -> Self {
+        self.max_pages = Some(n);
+        self
+    }
+
+    /// Checks the configuration and fills in the defaults.
+    pub fn build(self) -> Result<Extractor, BuildError> {
+        let request = match (self.request, self.url) {
+            (Some(r), _) => r,
+            (None, Some(u)) => Request::get(u.parse()?),
+            (None, None) => return Err(BuildError::Missing("request or url")),
+        };
+        let paginator = self.paginator.ok_or(BuildError::Missing("paginator"))?;
+        let transport: Arc<dyn Transport> = match self.transport {
+            Some(t) => t,
+            None => Arc::new(ReqwestTransport::builder().build()?),
+        };
+        let batch_records = self.batch_records.unwrap_or(1_000);
+        if batch_records == 0 {
+            return Err(BuildError::Invalid("batch size must be at least 1".into()));
+        }
+        Ok(Extractor::from_inner(Inner {
+            request,
+            paginator,
+            transport,
+            retry: self
+                .retry
+                .unwrap_or_else(|| Arc::new(ExponentialBackoff::default())),
+            classifier: self.classifier.unwrap_or_else(|| Arc::new(HttpClassifier)),
+            limiter: self.limiter.unwrap_or_else(|| Arc::new(Unlimited)),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+            sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
+            observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
+            stream: self.stream.unwrap_or_else(|| "default".into()),
+            batch_records,
+            max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
+        }))
+    }
+}

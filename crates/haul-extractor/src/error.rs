@@ -1,0 +1,74 @@
+//! [`ExtractError`]: why a run stopped.
+
+use haul_core::{CheckpointError, MaskedUrl, TransportError};
+use haul_paginate::PaginateError;
+use haul_retry::GiveUp;
+use haul_sink::SinkError;
+use http::StatusCode;
+
+/// Why an extraction stopped. Everything fetched before the failure has been
+/// committed with its checkpoint by the time this is returned from `run`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The request never got a usable response.
+    #[error("{source} (after {attempts} attempt(s); {gave_up})")]
+    Transport {
+        /// The last transport failure.
+        #[source]
+        source: TransportError,
+        /// Attempts made.
+        attempts: u32,
+        /// Why retrying stopped.
+        gave_up: GiveUp,
+    },
+    /// The server answered with a status that is not success.
+    #[error("HTTP {status} from {url} (after {attempts} attempt(s); {gave_up}); body starts: {preview}")]
+    Http {
+        /// The status.
+        status: StatusCode,
+        /// Masked URL.
+        url: MaskedUrl,
+        /// At most 500 bytes of the body.
+        preview: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Why retrying stopped.
+        gave_up: GiveUp,
+    },
+    /// Pagination failed (cycle, max pages, bad body, …).
+    #[error(transparent)]
+    Paginate(#[from] PaginateError),
+    /// The sink failed.
+    #[error("sink failed: {0}")]
+    Sink(#[from] SinkError),
+    /// The stored checkpoint cannot be used.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The run failed, and committing what was fetched before the failure failed too.
+    #[error("{original}; additionally, committing the records fetched before it failed: {commit}")]
+    CommitAfterFailure {
+        /// The failure that stopped the run.
+        original: Box<ExtractError>,
+        /// The failure while committing.
+        commit: SinkError,
+    },
+}
+
+/// The extractor was configured wrongly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A required part is missing.
+    #[error("missing {0}: set it on the builder")]
+    Missing(&'static str),
+    /// The URL is not valid.
+    #[error("invalid URL: {0}")]
+    Url(#[from] url::ParseError),
+    /// The default transport could not be built.
+    #[error(transparent)]
+    Transport(#[from] haul_transport::BuildError),
+    /// An option is out of range.
+    #[error("invalid option: {0}")]
+    Invalid(String),
+}

@@ -1,0 +1,258 @@
+//! The fake API server: a builder, and a handle to the running server.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use url::Url;
+
+use crate::dataset::Dataset;
+use crate::routes;
+use crate::stats::{Counters, Stats};
+
+/// How long [`RunningServer::shutdown`] lets in-flight requests finish
+/// before cutting their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) dataset: Dataset,
+    pub(crate) default_page_size: usize,
+    pub(crate) max_page_size: usize,
+    pub(crate) counters: Counters,
+}
+
+/// A deterministic fake HTTP API, configured and ready to [`start`](FakeApi::start).
+///
+/// Endpoints (all `GET`; errors are `{"error":"<code>","message":"<text>"}`):
+///
+/// - `/items?limit=N&cursor=C` answers `{"data":[<records>],"next_cursor":"c_…"}`,
+///   with `"next_cursor":null` on the last page. A missing cursor means the
+///   first page; an unknown cursor, `limit=0` or a non-numeric `limit` is a 400.
+///   `limit` defaults to the default page size and is clamped to the maximum.
+/// - `/bytes?n=N` streams `N` bytes of `x` with a `Content-Length`; add
+///   `&chunked=true` to stream them with chunked encoding instead.
+/// - `/slow?ms=M` waits `M` ms before sending its headers, then answers `{}`.
+/// - anything else is a 404.
+#[derive(Debug)]
+pub struct FakeApi {
+    dataset: Dataset,
+    default_page_size: usize,
+    max_page_size: usize,
+}
+
+impl FakeApi {
+    /// A builder with an empty dataset, a default page size of 100 and a
+    /// maximum page size of 1000.
+    pub fn builder() -> FakeApiBuilder {
+        FakeApiBuilder {
+            dataset: Dataset::default(),
+            default_page_size: 100,
+            max_page_size: 1000,
+        }
+    }
+
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime, one task
+    /// per connection, with HTTP/1.1 keep-alive.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    pub async fn start(self) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let base = Url::parse(&format!("http://{addr}/"))
+            .map_err(|err| std::io::Error::other(format!("bad server url: {err}")))?;
+        let state = Arc::new(State {
+            dataset: self.dataset,
+            default_page_size: self.default_page_size,
+            max_page_size: self.max_page_size,
+            counters: Counters::default(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
+        tracing::debug!(%addr, "fake api listening");
+        Ok(RunningServer {
+            addr,
+            base,
+            state,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+/// Configures a [`FakeApi`].
+#[derive(Debug)]
+#[must_use]
+pub struct FakeApiBuilder {
+    dataset: Dataset,
+    default_page_size: usize,
+    max_page_size: usize,
+}
+
+impl FakeApiBuilder {
+    /// The records `/items` serves.
+    pub fn dataset(mut self, dataset: Dataset) -> Self {
+        self.dataset = dataset;
+        self
+    }
+
+    /// The page size when a request has no `limit` (at least 1).
+    pub fn default_page_size(mut self, size: usize) -> Self {
+        self.default_page_size = size.max(1);
+        self
+    }
+
+    /// The largest page served; larger `limit`s are clamped (at least 1).
+    pub fn max_page_size(mut self, size: usize) -> Self {
+        self.max_page_size = size.max(1);
+        self
+    }
+
+    /// Finishes the configuration; the default page size is clamped to the
+    /// maximum.
+    pub fn build(self) -> FakeApi {
+        FakeApi {
+            default_page_size: self.default_page_size.min(self.max_page_size),
+            dataset: self.dataset,
+            max_page_size: self.max_page_size,
+        }
+    }
+}
+
+/// A started [`FakeApi`]. Dropping it stops the server abruptly;
+/// [`shutdown`](RunningServer::shutdown) stops it gracefully.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    base: Url,
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address (`127.0.0.1:<port>`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// An absolute URL on this server, e.g. `server.url("/items?limit=10")`.
+    pub fn url(&self, path_and_query: &str) -> Url {
+        let (rest, fragment) = match path_and_query.split_once('#') {
+            Some((rest, fragment)) => (rest, Some(fragment)),
+            None => (path_and_query, None),
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        let mut url = self.base.clone();
+        url.set_path(path);
+        url.set_query(query);
+        url.set_fragment(fragment);
+        url
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> Stats {
+        self.state.counters.snapshot()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (for up
+    /// to 5 seconds), closes idle keep-alive connections and waits for all
+    /// of it.
+    pub async fn shutdown(mut self) {
+        // Ignored error: the accept loop already ended and dropped its receiver.
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(err) = task.await
+        {
+            tracing::warn!(%err, "fake api accept loop failed");
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            // The connection tasks live in the loop's JoinSet and go with it.
+            task.abort();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    // `stopped` is borrowed by `wait_for` inside the select; hand out clones of this one.
+    let for_connections = stopped.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    Counters::bump(&state.counters.connections, 1);
+                    tracing::trace!(%peer, "fake api connection");
+                    connections.spawn(serve(stream, Arc::clone(&state), for_connections.clone()));
+                }
+                Err(err) => {
+                    // Usually fd exhaustion; back off instead of spinning.
+                    tracing::warn!(%err, "fake api accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = stop_requested(&mut stopped) => break,
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("fake api connections outlived the shutdown grace period; aborting them");
+    }
+}
+
+async fn serve(stream: TcpStream, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%err, "set_nodelay failed");
+    }
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(routes::handle(req, &state).await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%err, "fake api connection error");
+            }
+            return;
+        }
+        () = stop_requested(&mut stopped) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(err) = conn.await {
+        tracing::debug!(%err, "fake api connection error during shutdown");
+    }
+}
+
+/// Resolves once shutdown is requested, or the server handle is gone.
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    // An error means the sender was dropped: stop as well. The returned guard
+    // holds a lock, so drop it here rather than across an await.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
