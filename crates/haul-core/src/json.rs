@@ -199,9 +199,18 @@ mod tests {
     #[test]
     fn escaped_keys_and_special_tokens() {
         let body = r#"{"@odata.nextLink":"u","a/b":{"m~n":[10,20,{"k":"v"}]},"e\u0073c":1}"#;
-        assert_eq!(scalar_at(body, "/@odata.nextLink").unwrap().as_deref(), Some("u"));
-        assert_eq!(scalar_at(body, "/a~1b/m~0n/1").unwrap().as_deref(), Some("20"));
-        assert_eq!(scalar_at(body, "/a~1b/m~0n/2/k").unwrap().as_deref(), Some("v"));
+        assert_eq!(
+            scalar_at(body, "/@odata.nextLink").unwrap().as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            scalar_at(body, "/a~1b/m~0n/1").unwrap().as_deref(),
+            Some("20")
+        );
+        assert_eq!(
+            scalar_at(body, "/a~1b/m~0n/2/k").unwrap().as_deref(),
+            Some("v")
+        );
         assert_eq!(scalar_at(body, "/esc").unwrap().as_deref(), Some("1"));
         assert_eq!(scalar_at(body, "/a~1b/m~0n/9").unwrap(), None);
         assert_eq!(scalar_at(body, "/a~1b/m~0n/-").unwrap(), None);

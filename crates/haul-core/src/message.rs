@@ -125,7 +125,11 @@ impl Request {
         self.retry_non_idempotent
             || matches!(
                 self.method,
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+                Method::GET
+                    | Method::HEAD
+                    | Method::OPTIONS
+                    | Method::PUT
+                    | Method::DELETE
                     | Method::TRACE
             )
     }
@@ -234,11 +238,10 @@ mod tests {
 
     #[test]
     fn debug_masks_credentials() {
-        let req = Request::get(Url::parse("https://h.example/x?api_key=k3y").unwrap())
-            .with_header(
-                http::header::AUTHORIZATION,
-                HeaderValue::from_static("Bearer s3cr3t"),
-            );
+        let req = Request::get(Url::parse("https://h.example/x?api_key=k3y").unwrap()).with_header(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cr3t"),
+        );
         let dbg = format!("{req:?}");
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         assert!(!dbg.contains("k3y"), "{dbg}");

@@ -77,7 +77,11 @@ impl Record {
 
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Record({})", crate::body_preview(self.as_str().as_bytes()))
+        write!(
+            f,
+            "Record({})",
+            crate::body_preview(self.as_str().as_bytes())
+        )
     }
 }
 

@@ -159,8 +159,8 @@ mod tests {
 
     #[test]
     fn masks_password_and_sensitive_params_only() {
-        let url = Url::parse("https://u:secret@h.example/p?token=t0k&page=2&Access_Token=zz")
-            .unwrap();
+        let url =
+            Url::parse("https://u:secret@h.example/p?token=t0k&page=2&Access_Token=zz").unwrap();
         let masked = MaskedUrl::new(&url).to_string();
         assert!(!masked.contains("secret"));
         assert!(!masked.contains("t0k"));
@@ -171,7 +171,10 @@ mod tests {
     #[test]
     fn url_without_secrets_is_unchanged() {
         let url = Url::parse("https://h.example/p?cursor=abc").unwrap();
-        assert_eq!(MaskedUrl::new(&url).as_str(), "https://h.example/p?cursor=abc");
+        assert_eq!(
+            MaskedUrl::new(&url).as_str(),
+            "https://h.example/p?cursor=abc"
+        );
     }
 
     #[test]

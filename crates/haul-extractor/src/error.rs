@@ -23,7 +23,9 @@ pub enum ExtractError {
         gave_up: GiveUp,
     },
     /// The server answered with a status that is not success.
-    #[error("HTTP {status} from {url} (after {attempts} attempt(s); {gave_up}); body starts: {preview}")]
+    #[error(
+        "HTTP {status} from {url} (after {attempts} attempt(s); {gave_up}); body starts: {preview}"
+    )]
     Http {
         /// The status.
         status: StatusCode,

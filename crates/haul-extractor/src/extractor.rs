@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use haul_core::{Checkpoint, Clock, Page, Position, Record, Request, Response, SavedRequest, Sleeper};
+use haul_core::{
+    Checkpoint, Clock, Page, Position, Record, Request, Response, SavedRequest, Sleeper,
+};
 use haul_paginate::{Guard, Next, PageContext, PageState, Paginator};
 use haul_ratelimit::{Permit, RateLimiter};
 use haul_retry::{Classification, Classifier, Outcome, RetryContext, RetryDecision, RetryPolicy};
@@ -357,7 +359,10 @@ impl Walker {
                     });
                     if matches!(classification, Classification::Throttled { .. }) {
                         self.summary.throttle_wait += delay;
-                        inner.observer.on_event(&Event::ThrottleWait { stream, wait: delay });
+                        inner.observer.on_event(&Event::ThrottleWait {
+                            stream,
+                            wait: delay,
+                        });
                     }
                     inner.sleeper.sleep(delay).await;
                 }

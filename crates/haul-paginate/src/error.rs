@@ -17,7 +17,9 @@ pub enum PaginateError {
         next: MaskedUrl,
     },
     /// The API handed back a cursor, URL or offset already used in this run.
-    #[error("pagination cycle: page {page} leads back to {value}, already requested earlier in this run")]
+    #[error(
+        "pagination cycle: page {page} leads back to {value}, already requested earlier in this run"
+    )]
     CursorCycle {
         /// The repeated request or cursor (masked).
         value: String,

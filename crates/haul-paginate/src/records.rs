@@ -5,13 +5,14 @@ use haul_core::{Record, Response, json};
 use crate::PaginateError;
 
 /// Where the records of a response are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RecordSelector {
     /// A JSON array at this RFC 6901 pointer (e.g. `/data`, `/paging/results`).
     /// A missing key or `null` is an empty page; anything else but an array is an error.
     Pointer(String),
     /// The whole body is a JSON array.
+    #[default]
     Root,
     /// The body is newline-delimited JSON, one record per line.
     Ndjson,
@@ -52,12 +53,6 @@ impl RecordSelector {
             Self::Root => "the body root".into(),
             Self::Ndjson => "NDJSON lines".into(),
         }
-    }
-}
-
-impl Default for RecordSelector {
-    fn default() -> Self {
-        Self::Root
     }
 }
 

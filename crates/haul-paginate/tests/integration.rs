@@ -82,7 +82,10 @@ fn cursor_ends_on_a_missing_cursor() {
 
 #[test]
 fn cursor_ends_on_null_and_on_empty_string() {
-    for last in [r#"{"data":[{"id":2}],"next":null}"#, r#"{"data":[{"id":2}],"next":""}"#] {
+    for last in [
+        r#"{"data":[{"id":2}],"next":null}"#,
+        r#"{"data":[{"id":2}],"next":""}"#,
+    ] {
         let mut first = true;
         let seen = walk(&pager(), None, |_| {
             if std::mem::take(&mut first) {
@@ -135,8 +138,7 @@ fn a_to_b_to_a_is_a_cursor_cycle() {
 #[test]
 fn the_last_page_repeating_its_own_cursor_is_a_cycle() {
     // Page 1 says "Z"; page Z says "Z" again: a server that never ends.
-    let err = walk(&pager(), None, |_| r#"{"data":[],"next":"Z"}"#.to_owned())
-    .unwrap_err();
+    let err = walk(&pager(), None, |_| r#"{"data":[],"next":"Z"}"#.to_owned()).unwrap_err();
     assert!(matches!(err, PaginateError::CursorCycle { .. }), "{err}");
 }
 
@@ -155,7 +157,10 @@ fn non_json_body_is_a_typed_error_with_a_preview() {
 #[test]
 fn records_that_are_not_an_array_are_a_typed_error() {
     let err = walk(&pager(), None, |_| r#"{"data":{"id":1}}"#.into()).unwrap_err();
-    assert!(matches!(err, PaginateError::RecordsNotFound { .. }), "{err}");
+    assert!(
+        matches!(err, PaginateError::RecordsNotFound { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -163,9 +168,15 @@ fn page_size_and_initial_cursor_go_on_the_first_request() {
     let pager = pager().page_size("limit", 25).initial_cursor("k50");
     let mut state = PageState::default();
     let first = pager
-        .first(Request::get("https://h.example/x?a=1".parse().unwrap()), &mut state)
+        .first(
+            Request::get("https://h.example/x?a=1".parse().unwrap()),
+            &mut state,
+        )
         .unwrap();
-    assert_eq!(first.url.as_str(), "https://h.example/x?a=1&limit=25&cursor=k50");
+    assert_eq!(
+        first.url.as_str(),
+        "https://h.example/x?a=1&limit=25&cursor=k50"
+    );
 }
 
 proptest! {

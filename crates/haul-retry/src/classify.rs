@@ -177,7 +177,10 @@ mod tests {
         assert_eq!(c(&resp(200)), Classification::Success);
         assert_eq!(c(&resp(204)), Classification::Success);
         for s in [408, 500, 502, 503, 504] {
-            assert!(matches!(c(&resp(s)), Classification::ServerError { .. }), "{s}");
+            assert!(
+                matches!(c(&resp(s)), Classification::ServerError { .. }),
+                "{s}"
+            );
         }
         for s in [400, 401, 403, 404, 409, 422, 501] {
             assert_eq!(c(&resp(s)), Classification::Permanent, "{s}");
@@ -191,9 +194,19 @@ mod tests {
     fn transport_errors() {
         let url = haul_core::MaskedUrl::parse("https://h.example/");
         let now = SystemTime::now();
-        let reset = TransportError::Reset { url: url.clone(), reason: "x".into() };
-        assert!(HttpClassifier.classify(Outcome::Error(&reset), now).is_retryable());
+        let reset = TransportError::Reset {
+            url: url.clone(),
+            reason: "x".into(),
+        };
+        assert!(
+            HttpClassifier
+                .classify(Outcome::Error(&reset), now)
+                .is_retryable()
+        );
         let big = TransportError::BodyTooLarge { url, limit: 1 };
-        assert_eq!(HttpClassifier.classify(Outcome::Error(&big), now), Classification::Permanent);
+        assert_eq!(
+            HttpClassifier.classify(Outcome::Error(&big), now),
+            Classification::Permanent
+        );
     }
 }

@@ -36,7 +36,5 @@ mod rng;
 
 pub use budget::RetryBudget;
 pub use classify::{Classification, Classifier, HttpClassifier, Outcome};
-pub use policy::{
-    ExponentialBackoff, GiveUp, NoRetry, RetryContext, RetryDecision, RetryPolicy,
-};
+pub use policy::{ExponentialBackoff, GiveUp, NoRetry, RetryContext, RetryDecision, RetryPolicy};
 pub use retry_after::parse_retry_after;

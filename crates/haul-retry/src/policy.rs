@@ -196,7 +196,9 @@ impl ExponentialBackoff {
 
     /// The upper bound of the jittered delay before retry number `retry` (1-based).
     pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
 }
@@ -225,7 +227,11 @@ impl RetryPolicy for ExponentialBackoff {
             Some(asked) => asked,
             None => {
                 let ceiling = self.ceiling(ctx.attempt);
-                let unit = self.rng.lock().unwrap_or_else(PoisonError::into_inner).unit();
+                let unit = self
+                    .rng
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .unit();
                 ceiling.mul_f64(unit).min(ceiling)
             }
         };
@@ -236,8 +242,10 @@ impl RetryPolicy for ExponentialBackoff {
             });
         }
         if let Some(budget) = &self.budget {
-            let after_timeout =
-                matches!(class, Classification::Transient(TransportErrorKind::Timeout));
+            let after_timeout = matches!(
+                class,
+                Classification::Transient(TransportErrorKind::Timeout)
+            );
             if !budget.withdraw(after_timeout) {
                 return RetryDecision::GiveUp(GiveUp::BudgetExhausted);
             }

@@ -151,8 +151,14 @@ fn an_empty_budget_stops_retries_and_successes_refill_it() {
         request: &req,
         classification: &class,
     };
-    assert!(matches!(policy.decide(&ctx(1)), RetryDecision::RetryAfter(_)));
-    assert!(matches!(policy.decide(&ctx(2)), RetryDecision::RetryAfter(_)));
+    assert!(matches!(
+        policy.decide(&ctx(1)),
+        RetryDecision::RetryAfter(_)
+    ));
+    assert!(matches!(
+        policy.decide(&ctx(2)),
+        RetryDecision::RetryAfter(_)
+    ));
     assert_eq!(
         policy.decide(&ctx(3)),
         RetryDecision::GiveUp(GiveUp::BudgetExhausted)
@@ -160,5 +166,8 @@ fn an_empty_budget_stops_retries_and_successes_refill_it() {
     for _ in 0..5 {
         policy.on_success(1);
     }
-    assert!(matches!(policy.decide(&ctx(3)), RetryDecision::RetryAfter(_)));
+    assert!(matches!(
+        policy.decide(&ctx(3)),
+        RetryDecision::RetryAfter(_)
+    ));
 }

@@ -127,10 +127,12 @@ fn open_stream(dir: &Path, stream: &str) -> Result<(OpenStream, Option<Checkpoin
     let data_path = dir.join(format!("{stream}.jsonl"));
     let state_path = dir.join(format!("{stream}.state.json"));
     let state: Option<StateFile> = match fs::read(&state_path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| SinkError::Corrupt {
-            path: state_path.clone(),
-            reason: e.to_string(),
-        })?),
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes).map_err(|e| SinkError::Corrupt {
+                path: state_path.clone(),
+                reason: e.to_string(),
+            })?,
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io("reading", &state_path)(e)),
     };
@@ -168,7 +170,12 @@ fn open_stream(dir: &Path, stream: &str) -> Result<(OpenStream, Option<Checkpoin
     ))
 }
 
-fn commit(open: &mut OpenStream, buf: &[u8], cp: &Checkpoint, fsync: bool) -> Result<(), SinkError> {
+fn commit(
+    open: &mut OpenStream,
+    buf: &[u8],
+    cp: &Checkpoint,
+    fsync: bool,
+) -> Result<(), SinkError> {
     open.file
         .write_all(buf)
         .map_err(io("appending to", &open.data_path))?;
@@ -195,9 +202,7 @@ fn commit(open: &mut OpenStream, buf: &[u8], cp: &Checkpoint, fsync: bool) -> Re
         }
     }
     fs::rename(&tmp, &open.state_path).map_err(io("replacing", &open.state_path))?;
-    if fsync
-        && let Some(parent) = open.state_path.parent()
-    {
+    if fsync && let Some(parent) = open.state_path.parent() {
         // Make the rename itself durable.
         File::open(parent)
             .and_then(|d| d.sync_all())
@@ -229,7 +234,10 @@ impl Sink for JsonLinesSink {
             // Raw line breaks can only be whitespace in valid JSON (inside strings
             // they are escaped), so turning them into spaces keeps one record per line.
             if text.iter().any(|&b| b == b'\n' || b == b'\r') {
-                buf.extend(text.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+                buf.extend(
+                    text.iter()
+                        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+                );
             } else {
                 buf.extend_from_slice(text);
             }

@@ -70,14 +70,21 @@ impl MemorySink {
 
     /// The committed checkpoint of `stream`.
     pub fn checkpoint(&self, stream: &str) -> Option<Checkpoint> {
-        self.streams().get(stream).and_then(|s| s.checkpoint.clone())
+        self.streams()
+            .get(stream)
+            .and_then(|s| s.checkpoint.clone())
     }
 }
 
 #[async_trait]
 impl Sink for MemorySink {
     async fn open(&self, stream: &str) -> Result<Option<Checkpoint>, SinkError> {
-        Ok(self.streams().entry(stream.to_owned()).or_default().checkpoint.clone())
+        Ok(self
+            .streams()
+            .entry(stream.to_owned())
+            .or_default()
+            .checkpoint
+            .clone())
     }
 
     async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
@@ -115,7 +122,11 @@ impl Sink for MemorySink {
     async fn watermark(&self, stream: &str, pointer: &str) -> Result<Option<String>, SinkError> {
         let streams = self.streams();
         let mut max = None;
-        for record in streams.get(stream).map(|s| s.records.as_slice()).unwrap_or(&[]) {
+        for record in streams
+            .get(stream)
+            .map(|s| s.records.as_slice())
+            .unwrap_or(&[])
+        {
             if let Ok(Some(v)) = record.field(pointer) {
                 max = max_watermark(max, v);
             }

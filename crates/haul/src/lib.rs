@@ -49,10 +49,19 @@ pub use haul_retry as retry;
 pub use haul_sink as sink;
 pub use haul_transport as transport;
 
-pub use haul_core::{Checkpoint, Clock, MaskedUrl, Page, Position, Record, Request, Response, Secret, Sleeper};
-pub use haul_extractor::{BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Observer, RunSummary};
+pub use haul_core::{
+    Checkpoint, Clock, MaskedUrl, Page, Position, Record, Request, Response, Secret, Sleeper,
+};
+pub use haul_extractor::{
+    BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Observer, RunSummary,
+};
 pub use haul_paginate::{CursorPaginator, Guard, PaginateError, Paginator, RecordSelector};
 pub use haul_ratelimit::{FixedRate, Permit, RateLimiter, Unlimited};
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError};
 pub use haul_transport::{ReqwestTransport, Transport};
+
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
