@@ -168,6 +168,15 @@ impl Extractor {
     }
 }
 
+/// Hands a used permit back to the limiter (concurrency caps count it).
+struct PermitGuard<'a>(&'a dyn RateLimiter);
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// The state of one pass over a stream.
 struct Walker {
     inner: Arc<Inner>,
@@ -247,7 +256,15 @@ impl Walker {
     /// Fetches the next page, or `None` at the end of the pass.
     async fn next_page(&mut self) -> Option<Result<Page, ExtractError>> {
         let request = self.next.take()?;
-        Some(self.fetch_page(request).await)
+        let was_first = self.first;
+        let result = self.fetch_page(request.clone()).await;
+        if result.is_err() {
+            // The failed request is where a resumed run must start again: a
+            // checkpoint taken now must not claim the pass is over.
+            self.next = Some(request);
+            self.first = was_first;
+        }
+        Some(result)
     }
 
     async fn fetch_page(&mut self, request: Request) -> Result<Page, ExtractError> {
@@ -308,7 +325,11 @@ impl Walker {
                 url: &url,
                 attempt,
             });
-            let result = inner.transport.send(request).await;
+            let result = {
+                // Released when the request completes or its future is dropped.
+                let _permit = PermitGuard(inner.limiter.as_ref());
+                inner.transport.send(request).await
+            };
             self.summary.requests += 1;
             let classification = match &result {
                 Ok(response) => {

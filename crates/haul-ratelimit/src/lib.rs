@@ -1,10 +1,18 @@
 //! # haul-ratelimit
 //!
-//! The [`RateLimiter`] trait and haul's limiters: [`Unlimited`] and
-//! [`FixedRate`] (GCRA pacing with a burst). Limiters are synchronous and take
-//! time as an argument, so their laws are property-tested under a fake clock;
-//! the extractor sleeps on [`Permit::Wait`] through its injected sleeper and
-//! reports the total as throttle wait.
+//! The [`RateLimiter`] trait and haul's limiters:
+//!
+//! - [`FixedRate`]: N requests per period with a burst (GCRA), proactive pacing;
+//! - [`HeaderAdaptive`]: learns the budget from `X-RateLimit-*`, the IETF
+//!   `RateLimit` headers and `Retry-After`, and never sends between
+//!   `Remaining: 0` and the reset;
+//! - [`MaxInFlight`]: a cap on concurrent requests;
+//! - [`AllOf`]: composes them; [`Unlimited`]: grants everything.
+//!
+//! Limiters are synchronous and take time as an argument, so their laws are
+//! property-tested under a fake clock; the extractor sleeps on
+//! [`Permit::Wait`] through its injected sleeper and reports the total as
+//! throttle wait. One limiter (in an `Arc`) can be shared by many streams.
 //!
 //! ```
 //! use haul_ratelimit::{FixedRate, Permit, RateLimiter};
@@ -23,8 +31,14 @@
 //! assert_eq!(granted, 10);
 //! ```
 
+mod adaptive;
+mod chain;
+mod concurrency;
 mod limiter;
 mod pacer;
 
+pub use adaptive::{HeaderAdaptive, RateLimitHeaders};
+pub use chain::AllOf;
+pub use concurrency::MaxInFlight;
 pub use limiter::{Permit, RateLimiter, Unlimited};
 pub use pacer::FixedRate;

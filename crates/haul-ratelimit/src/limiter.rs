@@ -32,6 +32,16 @@ pub trait RateLimiter: Send + Sync {
     fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
         let _ = (response, now, wall);
     }
+
+    /// Gives back a permit granted at `now` that will not be used (a composed
+    /// limiter granted it, but a later limiter in the chain said wait).
+    fn cancel(&self, now: Duration) {
+        let _ = now;
+    }
+
+    /// Says a request sent under a granted permit has completed (successfully
+    /// or not). Called exactly once per used permit; concurrency limits need it.
+    fn release(&self) {}
 }
 
 macro_rules! forward_limiter {
@@ -41,6 +51,8 @@ macro_rules! forward_limiter {
             fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
                 (**self).observe(response, now, wall)
             }
+            fn cancel(&self, now: Duration) { (**self).cancel(now) }
+            fn release(&self) { (**self).release() }
         }
     )*};
 }

@@ -68,4 +68,11 @@ impl RateLimiter for FixedRate {
         *tat = Some(arrival + self.interval);
         Permit::Granted
     }
+
+    fn cancel(&self, _now: Duration) {
+        let mut tat = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = tat.as_mut() {
+            *t = t.saturating_sub(self.interval);
+        }
+    }
 }

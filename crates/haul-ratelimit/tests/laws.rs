@@ -62,3 +62,51 @@ proptest! {
         prop_assert!((achieved - expected).abs() <= expected * 0.01 + f64::from(burst), "{achieved} vs {expected}");
     }
 }
+
+mod adaptive {
+    use std::time::{Duration, SystemTime};
+
+    use haul_core::Response;
+    use haul_ratelimit::{HeaderAdaptive, Permit, RateLimiter};
+    use proptest::prelude::*;
+
+    fn response(remaining: u64, reset_secs: u64) -> Response {
+        Response::new(
+            http::StatusCode::OK,
+            "https://api.example.com/"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+            "",
+        )
+        .with_header("x-ratelimit-limit", "100")
+        .with_header("x-ratelimit-remaining", &remaining.to_string())
+        .with_header("x-ratelimit-reset", &reset_secs.to_string())
+    }
+
+    proptest! {
+        /// After a response saying `Remaining: 0` with a reset `r` seconds away,
+        /// nothing is granted before the reset, whatever else happens.
+        #[test]
+        fn nothing_is_granted_between_remaining_zero_and_the_reset(
+            before in proptest::collection::vec((0u64..5, 1u64..60), 0..5),
+            reset_secs in 1u64..120,
+            probes in proptest::collection::vec(0u64..200_000, 1..50),
+        ) {
+            let limiter = HeaderAdaptive::new();
+            let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+            for (remaining, reset) in before {
+                limiter.observe(&response(remaining, reset), Duration::ZERO, wall);
+            }
+            let t0 = Duration::from_secs(1);
+            limiter.observe(&response(0, reset_secs), t0, wall);
+            let reset_at = t0 + Duration::from_secs(reset_secs);
+            let mut probes: Vec<Duration> = probes.into_iter().map(Duration::from_millis).map(|d| t0 + d).collect();
+            probes.sort();
+            for now in probes {
+                if let Permit::Granted = limiter.try_acquire(now) {
+                    prop_assert!(now >= reset_at, "granted at {now:?} before reset {reset_at:?}");
+                }
+            }
+        }
+    }
+}

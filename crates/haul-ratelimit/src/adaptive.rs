@@ -1,0 +1,333 @@
+//! [`HeaderAdaptive`]: a limiter that learns the server's budget from its headers.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use haul_core::Response;
+
+use crate::{Permit, RateLimiter};
+
+/// Values above this are epoch seconds, below it delta seconds (2001-09-09 as epoch).
+const EPOCH_THRESHOLD: u64 = 1_000_000_000;
+
+/// Learns the rate-limit budget from every response and paces to it:
+///
+/// - `X-RateLimit-Limit` / `-Remaining` / `-Reset` (Reset as epoch seconds or
+///   delta seconds: values above 10⁹ are epochs), the older IETF draft's
+///   `RateLimit-Limit` / `-Remaining` / `-Reset`, and the newer
+///   `RateLimit-Policy: "p";q=100;w=60` with `RateLimit: "p";r=50;t=30`;
+/// - `Retry-After` on 429 and 503 (seconds or HTTP-date).
+///
+/// When the remaining budget reaches zero, nothing is granted before the reset.
+/// When it runs low (at or below the low-water mark, default 10 % of the limit),
+/// the remaining requests are spread evenly over the rest of the window rather
+/// than spent in a burst. Grants are counted against the remaining budget as
+/// they happen, so concurrent streams sharing one limiter cannot overspend it
+/// while their responses are still in flight.
+///
+/// ```
+/// use haul_ratelimit::{HeaderAdaptive, Permit, RateLimiter};
+/// use haul_core::Response;
+/// use std::time::{Duration, SystemTime};
+///
+/// let limiter = HeaderAdaptive::new().reset_margin(Duration::ZERO);
+/// let resp = Response::new(http::StatusCode::OK, "https://api.example.com/".parse()?, "")
+///     .with_header("x-ratelimit-limit", "60")
+///     .with_header("x-ratelimit-remaining", "0")
+///     .with_header("x-ratelimit-reset", "30");
+/// limiter.observe(&resp, Duration::ZERO, SystemTime::now());
+/// assert_eq!(limiter.try_acquire(Duration::from_secs(10)), Permit::Wait(Duration::from_secs(20)));
+/// assert_eq!(limiter.try_acquire(Duration::from_secs(30)), Permit::Granted);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct HeaderAdaptive {
+    low_water: f64,
+    margin: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    limit: Option<u64>,
+    /// Budget left in the current window (decremented on every grant).
+    remaining: Option<u64>,
+    /// Monotonic time at which the window resets.
+    reset_at: Option<Duration>,
+    /// No grants before this (Retry-After, or an exhausted budget).
+    blocked_until: Option<Duration>,
+    /// Earliest next grant when spreading a low budget.
+    next_spread: Option<Duration>,
+}
+
+/// What one response said about the budget.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests allowed per window.
+    pub limit: Option<u64>,
+    /// Requests left in this window.
+    pub remaining: Option<u64>,
+    /// Time until the window resets.
+    pub reset_in: Option<Duration>,
+    /// `Retry-After` on a 429/503.
+    pub retry_after: Option<Duration>,
+}
+
+impl RateLimitHeaders {
+    /// Parses the rate-limit headers of `response`; `wall` resolves epoch resets and HTTP-dates.
+    pub fn parse(response: &Response, wall: SystemTime) -> Self {
+        let num = |name: &str| {
+            response
+                .header(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        let mut out = Self {
+            limit: num("x-ratelimit-limit")
+                .or_else(|| num("ratelimit-limit"))
+                .map(|v| v as u64),
+            remaining: num("x-ratelimit-remaining")
+                .or_else(|| num("ratelimit-remaining"))
+                .map(|v| v as u64),
+            reset_in: None,
+            retry_after: None,
+        };
+        if let Some(reset) = num("x-ratelimit-reset") {
+            out.reset_in = Some(reset_delta(reset, wall));
+        } else if let Some(reset) = num("ratelimit-reset") {
+            out.reset_in = Some(reset_delta(reset, wall));
+        }
+        if let Some(policy) = response.header("ratelimit-policy")
+            && let Some(q) = structured_param(policy, "q")
+        {
+            out.limit = out.limit.or(Some(q));
+        }
+        if let Some(current) = response.header("ratelimit") {
+            if let Some(r) = structured_param(current, "r") {
+                out.remaining = Some(r);
+            }
+            if let Some(t) = structured_param(current, "t") {
+                out.reset_in = Some(Duration::from_secs(t));
+            }
+        }
+        if matches!(response.status.as_u16(), 429 | 503) {
+            out.retry_after = response
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, wall));
+        }
+        out
+    }
+}
+
+fn reset_delta(value: f64, wall: SystemTime) -> Duration {
+    if value > EPOCH_THRESHOLD as f64 {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(value);
+        at.duration_since(wall).unwrap_or(Duration::ZERO)
+    } else {
+        Duration::from_secs_f64(value.min(1e9))
+    }
+}
+
+/// Reads integer parameter `key` of the first item of an RFC 8941 list such as
+/// `"default";r=50;t=30`.
+fn structured_param(value: &str, key: &str) -> Option<u64> {
+    let first = value.split(',').next()?;
+    first.split(';').skip(1).find_map(|param| {
+        let (k, v) = param.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case(key))
+            .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+            .flatten()
+    })
+}
+
+fn parse_retry_after(value: &str, wall: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(1_000_000_000)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(wall).unwrap_or(Duration::ZERO))
+}
+
+impl HeaderAdaptive {
+    /// A limiter that knows nothing yet (it grants until the server says otherwise).
+    pub fn new() -> Self {
+        Self {
+            low_water: 0.1,
+            margin: Duration::from_millis(100),
+            state: Mutex::default(),
+        }
+    }
+
+    /// Start spreading requests when the remaining budget is at or below this
+    /// fraction of the limit (default 0.1).
+    pub fn low_water(mut self, fraction: f64) -> Self {
+        self.low_water = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Extra wait after a reset, against clock skew and second rounding (default 100 ms).
+    pub fn reset_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Plain numbers behind the lock; never left half-updated.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for HeaderAdaptive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateLimiter for HeaderAdaptive {
+    fn try_acquire(&self, now: Duration) -> Permit {
+        let mut s = self.state();
+        if let Some(until) = s.blocked_until {
+            if now < until {
+                return Permit::Wait(until - now);
+            }
+            s.blocked_until = None;
+        }
+        if let Some(reset_at) = s.reset_at
+            && now >= reset_at
+        {
+            // A new window: the budget is unknown until the next response says.
+            s.remaining = None;
+            s.reset_at = None;
+            s.next_spread = None;
+        }
+        if let Some(at) = s.next_spread
+            && now < at
+        {
+            return Permit::Wait(at - now);
+        }
+        match s.remaining {
+            Some(0) => {
+                let until = s
+                    .reset_at
+                    .map_or(now + Duration::from_secs(1), |r| r + self.margin);
+                s.blocked_until = Some(until);
+                Permit::Wait(until.saturating_sub(now).max(Duration::from_millis(1)))
+            }
+            Some(left) => {
+                s.remaining = Some(left - 1);
+                let low = s
+                    .limit
+                    .map_or(0.0, |l| (l as f64 * self.low_water).max(1.0));
+                if (left as f64) <= low
+                    && let Some(reset_at) = s.reset_at
+                {
+                    let rest = (reset_at + self.margin).saturating_sub(now);
+                    s.next_spread = Some(now + rest / (left.max(1) as u32));
+                }
+                Permit::Granted
+            }
+            None => Permit::Granted,
+        }
+    }
+
+    fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
+        let h = RateLimitHeaders::parse(response, wall);
+        let mut s = self.state();
+        if let Some(limit) = h.limit {
+            s.limit = Some(limit);
+        }
+        if let Some(reset_in) = h.reset_in {
+            let reset_at = now + reset_in;
+            let new_window = s
+                .reset_at
+                .is_none_or(|old| reset_at > old + Duration::from_millis(500));
+            s.reset_at = Some(reset_at);
+            if let Some(remaining) = h.remaining {
+                // Within one window, responses can arrive out of order: trust the
+                // lower count. A new window replaces the count.
+                s.remaining = Some(match s.remaining {
+                    Some(local) if !new_window => local.min(remaining),
+                    _ => remaining,
+                });
+            }
+        } else if let Some(remaining) = h.remaining {
+            s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
+        }
+        if let Some(wait) = h.retry_after {
+            let until = now + wait;
+            s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+        }
+    }
+
+    fn cancel(&self, _now: Duration) {
+        let mut s = self.state();
+        if let Some(left) = s.remaining.as_mut() {
+            *left += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(headers: &[(&'static str, &str)]) -> Response {
+        let mut r = Response::new(
+            http::StatusCode::OK,
+            "https://api.example.com/".parse().unwrap(),
+            "",
+        );
+        for (k, v) in headers {
+            r = r.with_header(k, v);
+        }
+        r
+    }
+
+    #[test]
+    fn epoch_and_delta_resets_are_told_apart() {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let epoch = resp(&[("x-ratelimit-reset", "1767225660")]);
+        assert_eq!(
+            RateLimitHeaders::parse(&epoch, wall).reset_in,
+            Some(Duration::from_secs(60))
+        );
+        let delta = resp(&[("x-ratelimit-reset", "60")]);
+        assert_eq!(
+            RateLimitHeaders::parse(&delta, wall).reset_in,
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn ietf_structured_headers() {
+        let r = resp(&[
+            ("ratelimit-policy", "\"default\";q=100;w=60"),
+            ("ratelimit", "\"default\";r=50;t=30"),
+        ]);
+        let h = RateLimitHeaders::parse(&r, SystemTime::now());
+        assert_eq!(h.limit, Some(100));
+        assert_eq!(h.remaining, Some(50));
+        assert_eq!(h.reset_in, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_low_budget_is_spread_over_the_window() {
+        let limiter = HeaderAdaptive::new().reset_margin(Duration::ZERO);
+        limiter.observe(
+            &resp(&[
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", "4"),
+                ("x-ratelimit-reset", "8"),
+            ]),
+            Duration::ZERO,
+            SystemTime::now(),
+        );
+        assert_eq!(limiter.try_acquire(Duration::ZERO), Permit::Granted);
+        // 4 left over 8 s: the next request waits 2 s instead of going at once.
+        assert_eq!(
+            limiter.try_acquire(Duration::ZERO),
+            Permit::Wait(Duration::from_secs(2))
+        );
+    }
+}
