@@ -17,6 +17,17 @@ pub enum SinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The database failed (SQLite's own error is the source).
+    #[error("{action} in {path}: {source}")]
+    Database {
+        /// What was being done.
+        action: &'static str,
+        /// The database file.
+        path: PathBuf,
+        /// The database's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stored checkpoint or state file cannot be read.
     #[error("corrupt sink state in {path}: {reason}")]
     Corrupt {

@@ -99,21 +99,6 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-fn check_name(stream: &str) -> Result<(), SinkError> {
-    let ok = !stream.is_empty()
-        && stream
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !stream.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(SinkError::Usage(format!(
-            "stream name {stream:?} must be non-empty ASCII letters, digits, '_', '-' or '.'"
-        )))
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
 ) -> Result<T, SinkError> {
@@ -215,7 +200,7 @@ fn commit(
 #[async_trait]
 impl Sink for JsonLinesSink {
     async fn open(&self, stream: &str) -> Result<Option<Checkpoint>, SinkError> {
-        check_name(stream)?;
+        crate::stream_name::check(stream)?;
         let dir = self.dir.clone();
         let name = stream.to_owned();
         let (open, checkpoint) = blocking(move || open_stream(&dir, &name)).await?;

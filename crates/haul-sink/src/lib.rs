@@ -2,9 +2,14 @@
 //!
 //! The [`Sink`] trait — commit a batch of records and the checkpoint that
 //! follows them atomically, answer the last checkpoint on open, and answer a
-//! watermark — and haul's sinks: [`JsonLinesSink`] (append-only files with a
-//! byte-offset checkpoint, exactly-once without a primary key) and
-//! [`MemorySink`] (for tests).
+//! watermark — and haul's sinks:
+//!
+//! - `SqliteSink` (feature `sqlite`, on by default): the embedded default,
+//!   one table per stream upserted by primary key, the checkpoint committed
+//!   in the same transaction as the records.
+//! - [`JsonLinesSink`]: append-only files with a byte-offset checkpoint,
+//!   exactly-once without a primary key.
+//! - [`MemorySink`]: for tests, with the same semantics.
 //!
 //! ```
 //! use haul_sink::{Batch, MemorySink, Sink};
@@ -31,8 +36,13 @@ mod error;
 mod jsonl;
 mod memory;
 mod sink;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod stream_name;
 
 pub use error::SinkError;
 pub use jsonl::JsonLinesSink;
 pub use memory::MemorySink;
 pub use sink::{Batch, Sink, max_watermark};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteSink, StreamConfig, Synchronous};

@@ -150,3 +150,8 @@ async fn memory_sink_upserts_by_key_and_rejects_keyless_records_atomically() {
     assert_eq!(sink.records("items").len(), 5);
     assert_eq!(sink.checkpoint("items"), Some(cp(1)));
 }
+
+#[cfg(feature = "sqlite")]
+mod exactly_once;
+#[cfg(feature = "sqlite")]
+mod sqlite;

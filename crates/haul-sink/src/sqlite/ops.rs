@@ -1,0 +1,261 @@
+//! The blocking work of [`SqliteSink`](super::SqliteSink), each run on tokio's
+//! blocking pool with the connection locked.
+
+use std::path::Path;
+
+use haul_core::Checkpoint;
+use haul_core::json::scalar_at;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::schema::{self, Layout, UPSERT_STATE, quote};
+use super::value::watermark_value;
+use crate::{SinkError, max_watermark};
+
+/// Maps a SQLite error to [`SinkError::Database`].
+pub(crate) fn db(action: &'static str, path: &Path) -> impl FnOnce(rusqlite::Error) -> SinkError {
+    let path = path.to_owned();
+    move |e| SinkError::Database {
+        action,
+        path,
+        source: Box::new(e),
+    }
+}
+
+/// Opens the connection and prepares it: WAL, the requested sync level and haul's tables.
+pub(crate) fn setup(conn: &Connection, path: &Path, synchronous: &str) -> Result<(), SinkError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db("setting the busy timeout", path))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(db("switching to WAL mode", path))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(db("setting the sync level", path))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch(schema::META_DDL)
+        .map_err(db("creating haul's state tables", path))
+}
+
+/// Creates the stream's table on first use (checking that its layout did not
+/// change since) and reads its committed checkpoint.
+pub(crate) fn open_stream(
+    conn: &mut Connection,
+    path: &Path,
+    layout: &Layout,
+) -> Result<Option<Checkpoint>, SinkError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction", path))?;
+    // Table names ignore ASCII case in SQLite, so look for any spelling.
+    let known: Vec<(String, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT stream, primary_key, watermark FROM _haul_streams \
+             WHERE stream = ?1 COLLATE NOCASE",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([&layout.stream], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(db("reading stream layouts", path))?;
+    match known.iter().find(|(name, ..)| *name == layout.stream) {
+        Some((_, keys, watermark)) => {
+            if *keys != layout.keys_json() || *watermark != layout.watermark {
+                return Err(SinkError::Usage(format!(
+                    "stream {:?} in {} was created with primary key {keys} and watermark \
+                     {watermark:?}, but is now configured with {} and {:?}; use a new \
+                     stream name or database",
+                    layout.stream,
+                    path.display(),
+                    layout.keys_json(),
+                    layout.watermark,
+                )));
+            }
+        }
+        None => {
+            if let Some((other, ..)) = known.first() {
+                return Err(SinkError::Usage(format!(
+                    "stream {:?} would share a table with stream {other:?} in {} \
+                     (SQLite table names ignore case)",
+                    layout.stream,
+                    path.display()
+                )));
+            }
+            tx.execute_batch(&layout.create)
+                .map_err(db("creating a stream table", path))?;
+            tx.execute(
+                "INSERT INTO _haul_streams (stream, primary_key, watermark) VALUES (?1, ?2, ?3)",
+                (&layout.stream, layout.keys_json(), &layout.watermark),
+            )
+            .map_err(db("recording a stream layout", path))?;
+            tracing::debug!(stream = %layout.stream, sql = %layout.create, "created stream table");
+        }
+    }
+    let checkpoint = read_checkpoint(&tx, path, &layout.stream)?;
+    tx.commit().map_err(db("committing", path))?;
+    Ok(checkpoint)
+}
+
+/// The committed checkpoint of `stream`.
+pub(crate) fn read_checkpoint(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+) -> Result<Option<Checkpoint>, SinkError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT checkpoint FROM _haul_state WHERE stream = ?1")
+        .and_then(|mut stmt| stmt.query_row([stream], |r| r.get(0)).optional())
+        .map_err(db("reading a checkpoint", path))?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| SinkError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("checkpoint of stream {stream:?}: {e}"),
+        })
+    })
+    .transpose()
+}
+
+/// Upserts (or appends) every record and the checkpoint in one transaction;
+/// any error, a missing key included, rolls the whole batch back.
+pub(crate) fn write_batch(
+    conn: &mut Connection,
+    path: &Path,
+    layout: &Layout,
+    records: &[String],
+    checkpoint: &str,
+) -> Result<(), SinkError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction", path))?;
+    {
+        let mut insert = tx
+            .prepare_cached(&layout.insert)
+            .map_err(db("preparing the insert", path))?;
+        for json in records {
+            let mut at = 1;
+            for pointer in &layout.keys {
+                let key = match scalar_at(json, pointer) {
+                    Ok(Some(key)) => key,
+                    _ => {
+                        return Err(SinkError::MissingKey {
+                            stream: layout.stream.clone(),
+                            pointer: pointer.clone(),
+                            preview: haul_core::body_preview(json.as_bytes()),
+                        });
+                    }
+                };
+                insert
+                    .raw_bind_parameter(at, key)
+                    .map_err(db("binding a key", path))?;
+                at += 1;
+            }
+            if let Some(pointer) = &layout.watermark {
+                let value = watermark_value(scalar_at(json, pointer).ok().flatten());
+                insert
+                    .raw_bind_parameter(at, value)
+                    .map_err(db("binding a watermark", path))?;
+                at += 1;
+            }
+            insert
+                .raw_bind_parameter(at, json.as_str())
+                .map_err(db("binding a record", path))?;
+            insert
+                .raw_execute()
+                .map_err(db("inserting a record", path))?;
+        }
+        tx.prepare_cached(UPSERT_STATE)
+            .and_then(|mut stmt| stmt.execute((&layout.stream, checkpoint)))
+            .map_err(db("writing the checkpoint", path))?;
+    }
+    tx.commit().map_err(db("committing a batch", path))
+}
+
+/// The stored layout of `stream`: `None` when it was never opened, else its watermark pointer.
+fn stored_watermark(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+) -> Result<Option<Option<String>>, SinkError> {
+    conn.prepare_cached("SELECT watermark FROM _haul_streams WHERE stream = ?1")
+        .and_then(|mut stmt| stmt.query_row([stream], |r| r.get(0)).optional())
+        .map_err(db("reading a stream layout", path))
+}
+
+/// The maximum of `pointer` over the stream: an index lookup on the watermark
+/// column when `pointer` is the configured one, else a scan comparing as
+/// [`max_watermark`] does.
+pub(crate) fn watermark(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+    pointer: &str,
+) -> Result<Option<String>, SinkError> {
+    let Some(configured) = stored_watermark(conn, path, stream)? else {
+        return Ok(None);
+    };
+    let table = quote(stream);
+    let record = quote(schema::RECORD);
+    if configured.as_deref() == Some(pointer) {
+        let wm = quote(schema::WATERMARK);
+        let sql = format!(
+            "SELECT {record} FROM {table} WHERE {wm} IS NOT NULL ORDER BY {wm} DESC LIMIT 1"
+        );
+        let top: Option<String> = conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
+            .map_err(db("reading the watermark", path))?;
+        return Ok(top.and_then(|json| scalar_at(&json, pointer).ok().flatten()));
+    }
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {record} FROM {table}"))
+        .map_err(db("scanning for the watermark", path))?;
+    let mut rows = stmt
+        .query([])
+        .map_err(db("scanning for the watermark", path))?;
+    let mut max = None;
+    while let Some(row) = rows
+        .next()
+        .map_err(db("scanning for the watermark", path))?
+    {
+        let json = row
+            .get_ref(0)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(db("scanning for the watermark", path))?;
+        if let Ok(Some(v)) = scalar_at(json, pointer) {
+            max = max_watermark(max, v);
+        }
+    }
+    Ok(max)
+}
+
+/// Every record of `stream`, in first-insertion order.
+pub(crate) fn records(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+) -> Result<Vec<String>, SinkError> {
+    if stored_watermark(conn, path, stream)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY rowid",
+        quote(schema::RECORD),
+        quote(stream)
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(db("reading records", path))
+}
+
+/// How many records `stream` holds.
+pub(crate) fn count(conn: &Connection, path: &Path, stream: &str) -> Result<u64, SinkError> {
+    if stored_watermark(conn, path, stream)?.is_none() {
+        return Ok(0);
+    }
+    let sql = format!("SELECT count(*) FROM {}", quote(stream));
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
+        .map(|n| n.unsigned_abs())
+        .map_err(db("counting records", path))
+}
