@@ -98,6 +98,28 @@ impl SavedRequest {
         }
     }
 
+    /// Captures a request for a checkpoint, dropping query parameters for which
+    /// `sensitive` is true (credentials are re-attached from configuration on resume).
+    pub fn from_request_without(req: &Request, sensitive: &dyn Fn(&str) -> bool) -> Self {
+        let mut saved = Self::from_request(req);
+        if req.url.query_pairs().any(|(k, _)| sensitive(&k)) {
+            let mut url = req.url.clone();
+            let kept: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .filter(|(k, _)| !sensitive(k))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if kept.is_empty() {
+                url.set_query(None);
+            } else {
+                url.query_pairs_mut().clear().extend_pairs(kept);
+            }
+            saved.url = url.to_string();
+        }
+        saved
+    }
+
     /// Rebuilds the request on top of `template` (which supplies headers).
     pub fn to_request(&self, template: &Request) -> Result<Request, CheckpointError> {
         let url = Url::parse(&self.url).map_err(|e| CheckpointError::Invalid(e.to_string()))?;

@@ -59,6 +59,15 @@ pub enum TransportError {
         /// What the TLS layer reported.
         reason: String,
     },
+    /// Credentials could not be obtained or attached (token endpoint failure,
+    /// credentials refused for an insecure origin).
+    #[error("authentication for {url} failed: {reason}")]
+    Auth {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// What went wrong (never contains the secret).
+        reason: String,
+    },
     /// The server sent something that is not valid HTTP, or the request could not be built.
     #[error("invalid response from {url}: {reason}")]
     InvalidResponse {
@@ -109,6 +118,8 @@ pub enum TransportErrorKind {
     Tls,
     /// See [`TransportError::InvalidResponse`].
     InvalidResponse,
+    /// See [`TransportError::Auth`].
+    Auth,
 }
 
 impl TransportError {
@@ -122,6 +133,7 @@ impl TransportError {
             Self::BodyTooLarge { .. } => TransportErrorKind::BodyTooLarge,
             Self::Tls { .. } => TransportErrorKind::Tls,
             Self::InvalidResponse { .. } => TransportErrorKind::InvalidResponse,
+            Self::Auth { .. } => TransportErrorKind::Auth,
         }
     }
 
@@ -134,7 +146,8 @@ impl TransportError {
             | Self::Truncated { url, .. }
             | Self::BodyTooLarge { url, .. }
             | Self::Tls { url, .. }
-            | Self::InvalidResponse { url, .. } => url,
+            | Self::InvalidResponse { url, .. }
+            | Self::Auth { url, .. } => url,
         }
     }
 }

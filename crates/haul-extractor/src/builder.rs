@@ -6,7 +6,7 @@ use haul_core::{Clock, Request, Sleeper, SystemClock, TokioSleeper};
 use haul_paginate::Paginator;
 use haul_ratelimit::{RateLimiter, Unlimited};
 use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
-use haul_transport::{ReqwestTransport, Transport};
+use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
 use crate::BuildError;
 use crate::event::{NoopObserver, Observer};
@@ -25,6 +25,7 @@ use crate::extractor::{Extractor, Inner};
 /// | stream name | `"default"` |
 /// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
 /// | max pages | 1,000,000 |
+/// | concurrency | 1 (pages in flight when the remaining requests are known) |
 #[derive(Default)]
 #[must_use]
 pub struct ExtractorBuilder {
@@ -38,8 +39,11 @@ pub struct ExtractorBuilder {
     clock: Option<Arc<dyn Clock>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     observer: Option<Arc<dyn Observer>>,
+    auth: Option<Arc<dyn Auth>>,
+    allow_insecure_http: bool,
     stream: Option<String>,
     batch_records: Option<usize>,
+    concurrency: Option<usize>,
     max_pages: Option<Option<u64>>,
 }
 
@@ -113,6 +117,19 @@ impl ExtractorBuilder {
         self
     }
 
+    /// Credentials, attached per request and only to the origin of the first
+    /// request (see [`AuthTransport`]).
+    pub fn auth(mut self, auth: impl Auth + 'static) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Allows credentials over plain `http` to a non-loopback origin (logs a warning once).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// The stream name, under which the sink stores records and checkpoints.
     pub fn stream(mut self, name: impl Into<String>) -> Self {
         self.stream = Some(name.into());
@@ -122,6 +139,15 @@ impl ExtractorBuilder {
     /// Commit to the sink once this many records are buffered (whole pages only).
     pub fn batch_size(mut self, records: usize) -> Self {
         self.batch_records = Some(records);
+        self
+    }
+
+    /// Fetch up to `k` pages at once when the paginator knows the remaining
+    /// requests (offset or page number with a total). Pages still reach the
+    /// sink strictly in order. Cursor-style pagination is always sequential,
+    /// since each request depends on the previous response. Default 1.
+    pub fn concurrency(mut self, k: usize) -> Self {
+        self.concurrency = Some(k);
         self
     }
 
@@ -144,6 +170,18 @@ impl ExtractorBuilder {
             Some(t) => t,
             None => Arc::new(ReqwestTransport::builder().build()?),
         };
+        let mut secret_params: Vec<String> = Vec::new();
+        let transport: Arc<dyn Transport> = match self.auth {
+            None => transport,
+            Some(auth) => {
+                secret_params = auth.query_params();
+                Arc::new(
+                    AuthTransport::new(transport, auth, &request.url)
+                        .map_err(|e| BuildError::Invalid(e.to_string()))?
+                        .allow_insecure_http(self.allow_insecure_http),
+                )
+            }
+        };
         let batch_records = self.batch_records.unwrap_or(1_000);
         if batch_records == 0 {
             return Err(BuildError::Invalid("batch size must be at least 1".into()));
@@ -161,7 +199,9 @@ impl ExtractorBuilder {
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
             stream: self.stream.unwrap_or_else(|| "default".into()),
+            secret_params,
             batch_records,
+            concurrency: self.concurrency.unwrap_or(1).max(1),
             max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
         }))
     }

@@ -33,7 +33,9 @@ mod builder;
 mod error;
 mod event;
 mod extractor;
+mod fetch;
 mod summary;
+mod walker;
 
 pub use builder::ExtractorBuilder;
 pub use error::{BuildError, ExtractError};

@@ -17,8 +17,10 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod reqwest_transport;
 mod transport;
 
+pub use auth::{ApiKey, Auth, AuthTransport, Basic, Bearer, OAuth2ClientCredentials};
 pub use reqwest_transport::{BuildError, ReqwestTransport, ReqwestTransportBuilder};
 pub use transport::Transport;

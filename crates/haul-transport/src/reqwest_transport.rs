@@ -48,7 +48,7 @@ pub enum BuildError {
 /// | [`user_agent`](Self::user_agent) | `haul/<version>` |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 10 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
-/// | [`max_redirects`](Self::max_redirects) | 10 (same origin only) |
+/// | [`max_redirects`](Self::max_redirects) | 5 (same origin only) |
 #[derive(Clone)]
 #[must_use]
 pub struct ReqwestTransportBuilder {
@@ -109,7 +109,7 @@ impl ReqwestTransportBuilder {
     /// Default time an idle pooled connection is kept before it is closed.
     pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default maximum number of same-origin redirects followed for one request.
-    pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+    pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 
     /// Time allowed to establish the TCP connection and TLS session (default 5 s).
     ///

@@ -1,0 +1,153 @@
+//! One request, with rate limiting and the retry loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use haul_core::{Request, Response};
+use haul_ratelimit::{Permit, RateLimiter};
+use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
+
+use crate::ExtractError;
+use crate::event::Event;
+use crate::extractor::Inner;
+
+/// Counters of one fetch (merged into the run summary in page order).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FetchStats {
+    pub(crate) requests: u64,
+    pub(crate) retries: u64,
+    pub(crate) throttle_wait: Duration,
+    pub(crate) bytes: u64,
+}
+
+/// Hands a used permit back to the limiter (concurrency caps count it), also
+/// when the request's future is dropped mid-flight.
+struct PermitGuard<'a>(&'a dyn RateLimiter);
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Sends `request` until it succeeds or the retry policy gives up.
+///
+/// The retry loop is a loop, never recursion, bounded by the policy's caps.
+pub(crate) async fn fetch(
+    inner: Arc<Inner>,
+    request: Request,
+    stats: &mut FetchStats,
+) -> Result<Response, ExtractError> {
+    let stream = inner.stream.as_str();
+    let started = inner.clock.now();
+    let url = request.masked_url();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        wait_for_permit(&inner, stats).await;
+        tracing::debug!(stream, method = %request.method, url = %url, attempt, "sending request");
+        inner.observer.on_event(&Event::RequestSent {
+            stream,
+            url: &url,
+            attempt,
+        });
+        let result = {
+            let _permit = PermitGuard(inner.limiter.as_ref());
+            inner.transport.send(&request).await
+        };
+        stats.requests += 1;
+        let classification = match &result {
+            Ok(response) => {
+                stats.bytes += response.body.len() as u64;
+                inner
+                    .limiter
+                    .observe(response, inner.clock.now(), inner.clock.wall());
+                inner.observer.on_event(&Event::Response {
+                    stream,
+                    status: response.status,
+                    latency: response.elapsed,
+                    bytes: response.body.len(),
+                });
+                inner
+                    .classifier
+                    .classify(Outcome::Response(response), inner.clock.wall())
+            }
+            Err(error) => inner
+                .classifier
+                .classify(Outcome::Error(error), inner.clock.wall()),
+        };
+        if classification == Classification::Success {
+            inner.retry.on_success(attempt);
+            // The classifier only says Success for responses, so this always returns.
+            if let Ok(response) = result {
+                return Ok(response);
+            }
+        }
+        let decision = inner.retry.decide(&RetryContext {
+            attempt,
+            elapsed: inner.clock.now().saturating_sub(started),
+            request: &request,
+            classification: &classification,
+        });
+        let reason = match &result {
+            Ok(response) => format!("HTTP {}", response.status),
+            Err(error) => error.to_string(),
+        };
+        match decision {
+            RetryDecision::RetryAfter(delay) => {
+                stats.retries += 1;
+                tracing::info!(stream, url = %url, attempt, reason = %reason, delay = ?delay, "retrying");
+                inner.observer.on_event(&Event::RetryScheduled {
+                    stream,
+                    attempt,
+                    delay,
+                    reason: &reason,
+                });
+                if matches!(classification, Classification::Throttled { .. }) {
+                    stats.throttle_wait += delay;
+                    inner.observer.on_event(&Event::ThrottleWait {
+                        stream,
+                        wait: delay,
+                    });
+                }
+                inner.sleeper.sleep(delay).await;
+            }
+            RetryDecision::GiveUp(gave_up) => {
+                tracing::warn!(stream, url = %url, attempt, reason = %reason, why = %gave_up, "giving up");
+                return Err(match result {
+                    Err(source) => ExtractError::Transport {
+                        source,
+                        attempts: attempt,
+                        gave_up,
+                    },
+                    Ok(response) => ExtractError::Http {
+                        status: response.status,
+                        url: response.masked_url(),
+                        preview: response.preview(),
+                        attempts: attempt,
+                        gave_up,
+                    },
+                });
+            }
+        }
+    }
+}
+
+async fn wait_for_permit(inner: &Inner, stats: &mut FetchStats) {
+    loop {
+        match inner.limiter.try_acquire(inner.clock.now()) {
+            Permit::Granted => return,
+            Permit::Wait(wait) => {
+                // Limiters promise progress; a floor keeps a buggy one from spinning.
+                let wait = wait.max(Duration::from_micros(100));
+                stats.throttle_wait += wait;
+                tracing::debug!(stream = %inner.stream, wait = ?wait, "waiting for the rate limiter");
+                inner.observer.on_event(&Event::ThrottleWait {
+                    stream: &inner.stream,
+                    wait,
+                });
+                inner.sleeper.sleep(wait).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! [`Walker`]: one pass over a stream, page by page, in order.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use haul_core::{Checkpoint, Page, Position, Record, Request, Response, SavedRequest};
+use haul_paginate::{Guard, Next, PageContext, PageState};
+use haul_sink::{Batch, Sink};
+
+use crate::event::Event;
+use crate::extractor::Inner;
+use crate::fetch::{FetchStats, fetch};
+use crate::{ExtractError, RunSummary};
+
+type Fetched = (Request, FetchStats, Result<Response, ExtractError>);
+
+/// The state of one pass. Pages come out strictly in order; when the
+/// paginator knows the remaining requests, up to `concurrency` of them are in
+/// flight at once and [`FuturesOrdered`] is the bounded reorder buffer.
+pub(crate) struct Walker {
+    inner: Arc<Inner>,
+    state: PageState,
+    guard: Guard,
+    /// The request for the next page when fetching sequentially.
+    next: Option<Request>,
+    /// Known requests not yet sent (offset / page number with a total).
+    queue: VecDeque<Request>,
+    /// Requests in flight, in page order.
+    in_flight: FuturesOrdered<BoxFuture<'static, Fetched>>,
+    /// Copies of the in-flight requests, in the same order (for checkpoints).
+    in_flight_requests: VecDeque<Request>,
+    /// Pages of this pass completed (resumed runs continue the count).
+    pub(crate) pages: u64,
+    /// Records of this pass completed.
+    records: u64,
+    pub(crate) summary: RunSummary,
+    first: bool,
+    finished: bool,
+}
+
+impl Walker {
+    pub(crate) fn fresh(inner: Arc<Inner>) -> Self {
+        let guard = Guard::new(inner.max_pages);
+        Self {
+            next: Some(inner.request.clone()),
+            inner,
+            state: PageState::default(),
+            guard,
+            queue: VecDeque::new(),
+            in_flight: FuturesOrdered::new(),
+            in_flight_requests: VecDeque::new(),
+            pages: 0,
+            records: 0,
+            summary: RunSummary::default(),
+            first: true,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn resume(inner: Arc<Inner>, cp: &Checkpoint) -> Result<Self, ExtractError> {
+        let mut walker = Self::fresh(inner);
+        walker.pages = cp.pages;
+        walker.records = cp.records;
+        walker.state = PageState::from_json(&cp.paginator)?;
+        match &cp.position {
+            Position::Next(saved) => {
+                let mut request = saved.to_request(&walker.inner.request)?;
+                // Credentials in the configured URL were stripped from the
+                // checkpoint; put them back from configuration.
+                for (name, value) in walker.inner.request.url.query_pairs() {
+                    if walker.is_secret(&name) && request.query(&name).is_none() {
+                        request.set_query(&name, &value);
+                    }
+                }
+                walker.next = Some(request);
+                walker.first = false;
+            }
+            Position::Done => walker.next = None,
+            _ => {}
+        }
+        Ok(walker)
+    }
+
+    fn is_secret(&self, name: &str) -> bool {
+        haul_core::redact::is_sensitive_param(name)
+            || self.inner.secret_params.iter().any(|p| p == name)
+    }
+
+    /// The request the next page comes from, if the pass is not over.
+    fn upcoming(&self) -> Option<&Request> {
+        self.in_flight_requests
+            .front()
+            .or(self.queue.front())
+            .or(self.next.as_ref())
+    }
+
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            stream: self.inner.stream.clone(),
+            position: match self.upcoming() {
+                Some(req) => Position::Next(SavedRequest::from_request_without(req, &|name| {
+                    self.is_secret(name)
+                })),
+                None => Position::Done,
+            },
+            pages: self.pages,
+            records: self.records,
+            lower_bound: None,
+            paginator: self.state.to_json(),
+        }
+    }
+
+    pub(crate) async fn commit(
+        &mut self,
+        sink: &dyn Sink,
+        records: &[Record],
+    ) -> Result<(), ExtractError> {
+        let checkpoint = self.checkpoint();
+        sink.write(Batch {
+            stream: &self.inner.stream,
+            records,
+            checkpoint: &checkpoint,
+        })
+        .await?;
+        self.inner.observer.on_event(&Event::BatchCommitted {
+            stream: &self.inner.stream,
+            pages: self.pages,
+            records: self.records,
+        });
+        Ok(())
+    }
+
+    /// Fetches the next page in order, or `None` at the end of the pass.
+    /// After an error the walker stays positioned at the failed page.
+    pub(crate) async fn next_page(&mut self) -> Option<Result<Page, ExtractError>> {
+        if self.finished {
+            return None;
+        }
+        let result = self.step().await;
+        match &result {
+            Some(Err(_)) => self.finished = true,
+            None => self.finished = true,
+            Some(Ok(_)) => {}
+        }
+        result
+    }
+
+    async fn step(&mut self) -> Option<Result<Page, ExtractError>> {
+        if let Err(e) = self.fill() {
+            return Some(Err(e));
+        }
+        if let Some((request, stats, response)) = self.in_flight.next().await {
+            self.in_flight_requests.pop_front();
+            let result = self.settle(request.clone(), stats, response, false);
+            if result.is_err() {
+                // Resume from the failed page; later in-flight pages are dropped.
+                self.in_flight = FuturesOrdered::new();
+                self.in_flight_requests.clear();
+                self.queue.clear();
+                self.next = Some(request);
+            }
+            return Some(result);
+        }
+        let request = self.next.take()?;
+        let was_first = self.first;
+        let prepared = if std::mem::take(&mut self.first) {
+            match self.inner.paginator.first(request.clone(), &mut self.state) {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e.into())),
+            }
+        } else {
+            request.clone()
+        };
+        if let Err(e) = self.guard.admit(&prepared, self.pages) {
+            self.next = Some(request);
+            self.first = was_first;
+            return Some(Err(e.into()));
+        }
+        let mut stats = FetchStats::default();
+        let response = fetch(self.inner.clone(), prepared.clone(), &mut stats).await;
+        let result = self.settle(prepared, stats, response, true);
+        if result.is_err() {
+            self.next = Some(request);
+            self.first = was_first;
+        }
+        Some(result)
+    }
+
+    /// Sends queued requests until `concurrency` are in flight.
+    fn fill(&mut self) -> Result<(), ExtractError> {
+        while self.in_flight.len() < self.inner.concurrency {
+            let Some(request) = self.queue.pop_front() else {
+                break;
+            };
+            let page_index = self.pages + self.in_flight.len() as u64;
+            if let Err(e) = self.guard.admit(&request, page_index) {
+                self.queue.push_front(request);
+                return Err(e.into());
+            }
+            let inner = self.inner.clone();
+            let copy = request.clone();
+            self.in_flight_requests.push_back(request.clone());
+            self.in_flight.push_back(Box::pin(async move {
+                let mut stats = FetchStats::default();
+                let response = fetch(inner, copy, &mut stats).await;
+                (request, stats, response)
+            }));
+        }
+        Ok(())
+    }
+
+    /// Turns a response into a page and decides what comes next.
+    fn settle(
+        &mut self,
+        request: Request,
+        stats: FetchStats,
+        response: Result<Response, ExtractError>,
+        sequential: bool,
+    ) -> Result<Page, ExtractError> {
+        self.summary.requests += stats.requests;
+        self.summary.retries += stats.retries;
+        self.summary.throttle_wait += stats.throttle_wait;
+        self.summary.bytes += stats.bytes;
+        let response = response?;
+        let inner = self.inner.clone();
+        let records = inner.paginator.records(&response)?;
+        let number = self.pages + 1;
+        let ctx = PageContext {
+            request: &request,
+            response: &response,
+            records: &records,
+            number,
+        };
+        let more_known = !self.queue.is_empty() || !self.in_flight_requests.is_empty();
+        if !more_known {
+            // Sequential, or the last of a known list: the paginator decides.
+            let next = inner.paginator.next(&ctx, &mut self.state)?;
+            self.next = match next {
+                Next::Request(r) => Some(r),
+                _ => None,
+            };
+            if sequential
+                && self.next.is_some()
+                && inner.concurrency > 1
+                && let Some(list) = inner.paginator.remaining(&ctx, &self.state)
+                && !list.is_empty()
+            {
+                tracing::debug!(stream = %inner.stream, pages = list.len(), concurrency = inner.concurrency,
+                    "the paginator knows the remaining pages: fetching them concurrently");
+                self.next = None;
+                self.queue = list.into();
+            }
+        }
+        self.pages = number;
+        self.records += records.len() as u64;
+        self.summary.pages += 1;
+        self.summary.records += records.len() as u64;
+        inner.observer.on_event(&Event::PageFetched {
+            stream: &inner.stream,
+            number,
+            records: records.len(),
+        });
+        Ok(Page {
+            number,
+            records,
+            request,
+            status: response.status,
+            bytes: response.body.len(),
+        })
+    }
+}
