@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::rng::SplitMix64;
+
 /// `2026-01-01T00:00:00Z` as Unix seconds: the first record's `updated_at`.
 const BASE_EPOCH: u64 = 1_767_225_600;
 
@@ -192,34 +194,6 @@ fn render(record: &Record<'_>) -> String {
     // Strings, integers and finite floats always serialize.
     serde_json::to_string(record)
         .unwrap_or_else(|err| unreachable!("record serialization failed: {err}"))
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and plenty for test data.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound` (`bound > 0`); the modulo bias is irrelevant here.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let index = self.below(items.len() as u64) as usize;
-        items.get(index).copied().unwrap_or_default()
-    }
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -3,8 +3,72 @@
 //! [`Dataset::generate`] builds a seed-determined list of JSON records, each
 //! rendered once, with the traps real APIs set: non-ASCII names, escaped
 //! quotes, backslashes and newlines, integers above 2^53, and many records
-//! sharing one `updated_at`. [`FakeApi`] serves them over HTTP/1.1 with cursor
-//! pagination on `127.0.0.1`, and counts what it served in [`Stats`].
+//! sharing one `updated_at`. [`FakeApi`] serves them over HTTP/1.1 on
+//! `127.0.0.1` in every pagination style real APIs use, injects seeded
+//! [`Faults`], enforces an optional [`RateLimit`], and counts what it served
+//! in [`Stats`].
+//!
+//! # Endpoints
+//!
+//! Every pagination endpoint serves the same records, verbatim and in id
+//! order, as the window `[start, start + size)`. The page size defaults to
+//! the configured default and is clamped to the maximum; `0` or a non-number
+//! is a 400. Errors are `{"error":"<code>","message":"<text>"}` (400 codes:
+//! `invalid_limit`, `invalid_cursor`, `invalid_page`, `invalid_parameter`,
+//! `invalid_request`); unknown paths and methods are 404 `not_found`.
+//! Cursors are `c_<lowercase hex offset>`; only ones the server could have
+//! issued are accepted.
+//!
+//! | request | response | end |
+//! |---|---|---|
+//! | `GET /items?limit=&cursor=` | `{"data":[…],"next_cursor":"c_…"}` | `"next_cursor":null` |
+//! | `GET /last-record?limit=&starting_after=<id>` | `{"object":"list","data":[…],"has_more":true,"url":"/last-record"}` | `"has_more":false` |
+//! | `GET /header-cursor?limit=&cursor=` | `[…]` with header `X-Next-Cursor: c_…` | no header |
+//! | `GET /next-url?limit=&skiptoken=` | `{"value":[…],"@odata.nextLink":"http://…/next-url?…&skiptoken=c_…"}` | no `@odata.nextLink` key |
+//! | `GET /link?per_page=&page=` | `[…]` with a GitHub `Link` header | no `rel="next"`; no header at all on a single page |
+//! | `GET /offset?offset=&limit=` | `{"results":[…],"total":N}` | an empty page, or `offset >= total` |
+//! | `GET /page?page=&page_size=&base=` | `{"items":[…],"page":p,"total_pages":T}` | an empty page, or past `T` |
+//! | `POST /graphql` | `{"data":{"items":{"nodes":[…],"pageInfo":{"hasNextPage":true,"endCursor":"c_…"}}}}` | `"hasNextPage":false` |
+//!
+//! Details:
+//!
+//! - `/last-record`: record ids are `index + 1`; `starting_after` must be
+//!   an existing id.
+//! - `/next-url`: the link keeps every other query parameter; `&relative=1`
+//!   makes it relative (`/next-url?…`, Salesforce-style).
+//! - `/link`: pages start at 1; the header lists `prev`, `next`, `last`,
+//!   `first` in that order (`prev` and `first` from page 2 on, `last` before
+//!   the last page), as absolute URLs keeping the other query parameters.
+//! - `/offset`: `&total=first` sends `total` only with `offset=0`,
+//!   `&total=none` never (the end is then an empty page).
+//! - `/page`: `&base=0` counts pages from 0 (default 1); `T` is
+//!   `ceil(len / page_size)`; `&total=none` leaves `total_pages` out.
+//! - `/graphql`: the body is `{"query":"…","variables":{"first":N,
+//!   "after":"c_…"|null}}` (the query text is ignored); `endCursor` is null
+//!   on an empty page.
+//!
+//! Misbehaviour switches, on the cursor and link styles (`/items`,
+//! `/last-record`, `/header-cursor`, `/next-url`, `/link`, `/graphql` — for
+//! GraphQL in the URL's query), and carried along in generated links:
+//!
+//! - `cycle_at=k` (`k >= 2`): page `k` points back to page 2 (the cursor
+//!   page 1 handed out), a cycle; `k = 2` points to itself. At `/last-record`
+//!   page `k` serves page 1's records again with `has_more: true`.
+//! - `repeat_last=1`: the last page hands back its own cursor or link
+//!   (`c_0` or `page=1` when it is also the first page) instead of ending.
+//!   At `/last-record` the last page says `has_more: true` and
+//!   `starting_after=<last id>` serves it again (not possible when empty).
+//!
+//! Probes, never faulted or rate limited: `GET /bytes?n=N[&chunked=true]`
+//! streams `N` bytes of `x`; `GET /slow?ms=M` answers `{}` after `M` ms.
+//!
+//! # Faults and rate limits
+//!
+//! [`FakeApiBuilder::faults`] injects [`Faults`] into data requests, each
+//! decided by a pure function of the seed and the request's arrival number;
+//! [`FakeApiBuilder::rate_limit`] adds `X-RateLimit-*` headers to every data
+//! response and a `429` beyond the limit. [`Stats`] tells injected faults
+//! and over-limit 429s apart.
 //!
 //! # Example
 //!
@@ -45,10 +109,19 @@
 
 mod body;
 mod dataset;
+mod endpoints;
+mod faults;
+mod inject;
+mod params;
+mod ratelimit;
+mod reply;
+mod rng;
 mod routes;
 mod server;
 mod stats;
 
 pub use dataset::Dataset;
+pub use faults::{FaultKind, Faults, RetryAfterStyle};
+pub use ratelimit::{RateLimit, ResetStyle};
 pub use server::{FakeApi, FakeApiBuilder, RunningServer};
 pub use stats::Stats;

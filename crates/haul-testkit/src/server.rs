@@ -1,6 +1,5 @@
 //! The fake API server: a builder, and a handle to the running server.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +13,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
 use crate::dataset::Dataset;
+use crate::faults::Faults;
+use crate::ratelimit::{RateLimit, RateWindow};
 use crate::routes;
 use crate::stats::{Counters, Stats};
 
@@ -27,36 +28,39 @@ pub(crate) struct State {
     pub(crate) dataset: Dataset,
     pub(crate) default_page_size: usize,
     pub(crate) max_page_size: usize,
+    /// `http://127.0.0.1:<port>/`, for absolute links.
+    pub(crate) base: Url,
+    pub(crate) faults: Option<Faults>,
+    pub(crate) rate_limit: Option<RateWindow>,
     pub(crate) counters: Counters,
 }
 
 /// A deterministic fake HTTP API, configured and ready to [`start`](FakeApi::start).
 ///
-/// Endpoints (all `GET`; errors are `{"error":"<code>","message":"<text>"}`):
-///
-/// - `/items?limit=N&cursor=C` answers `{"data":[<records>],"next_cursor":"c_…"}`,
-///   with `"next_cursor":null` on the last page. A missing cursor means the
-///   first page; an unknown cursor, `limit=0` or a non-numeric `limit` is a 400.
-///   `limit` defaults to the default page size and is clamped to the maximum.
-/// - `/bytes?n=N` streams `N` bytes of `x` with a `Content-Length`; add
-///   `&chunked=true` to stream them with chunked encoding instead.
-/// - `/slow?ms=M` waits `M` ms before sending its headers, then answers `{}`.
-/// - anything else is a 404.
+/// It serves one [`Dataset`] in every pagination style real APIs use; see
+/// the [crate docs](crate#endpoints) for the endpoints. Page sizes default
+/// to [`default_page_size`](FakeApiBuilder::default_page_size) and are
+/// clamped to [`max_page_size`](FakeApiBuilder::max_page_size). Optional
+/// [`Faults`] and a [`RateLimit`] apply to the pagination endpoints only.
 #[derive(Debug)]
 pub struct FakeApi {
     dataset: Dataset,
     default_page_size: usize,
     max_page_size: usize,
+    faults: Option<Faults>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl FakeApi {
-    /// A builder with an empty dataset, a default page size of 100 and a
-    /// maximum page size of 1000.
+    /// A builder with an empty dataset, a default page size of 100, a
+    /// maximum page size of 1000, no faults and no rate limit.
     pub fn builder() -> FakeApiBuilder {
         FakeApiBuilder {
             dataset: Dataset::default(),
             default_page_size: 100,
             max_page_size: 1000,
+            faults: None,
+            rate_limit: None,
         }
     }
 
@@ -75,6 +79,9 @@ impl FakeApi {
             dataset: self.dataset,
             default_page_size: self.default_page_size,
             max_page_size: self.max_page_size,
+            base: base.clone(),
+            faults: self.faults,
+            rate_limit: self.rate_limit.map(RateWindow::new),
             counters: Counters::default(),
         });
         let (stop, stopped) = watch::channel(false);
@@ -97,10 +104,12 @@ pub struct FakeApiBuilder {
     dataset: Dataset,
     default_page_size: usize,
     max_page_size: usize,
+    faults: Option<Faults>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl FakeApiBuilder {
-    /// The records `/items` serves.
+    /// The records every pagination endpoint serves.
     pub fn dataset(mut self, dataset: Dataset) -> Self {
         self.dataset = dataset;
         self
@@ -118,6 +127,18 @@ impl FakeApiBuilder {
         self
     }
 
+    /// Injects seeded, reproducible faults into data requests.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Limits data requests per window and advertises the limit in headers.
+    pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
     /// Finishes the configuration; the default page size is clamped to the
     /// maximum.
     pub fn build(self) -> FakeApi {
@@ -125,6 +146,8 @@ impl FakeApiBuilder {
             default_page_size: self.default_page_size.min(self.max_page_size),
             dataset: self.dataset,
             max_page_size: self.max_page_size,
+            faults: self.faults,
+            rate_limit: self.rate_limit,
         }
     }
 }
@@ -229,7 +252,8 @@ async fn serve(stream: TcpStream, state: Arc<State>, mut stopped: watch::Receive
     }
     let service = service_fn(move |req| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(routes::handle(req, &state).await) }
+        // An error makes hyper close the connection without a response.
+        async move { routes::handle(req, &state).await }
     });
     let conn = http1::Builder::new()
         .keep_alive(true)

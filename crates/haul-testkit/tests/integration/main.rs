@@ -2,28 +2,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod faults;
+mod misbehaviour;
+mod ratelimit;
+mod styles;
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use haul_testkit::{Dataset, FakeApi, RunningServer};
+use haul_testkit::{Dataset, RunningServer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// reqwest is built without its `json` feature.
-async fn json(response: reqwest::Response) -> Value {
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
-async fn start(dataset: Dataset, page_size: usize) -> RunningServer {
-    FakeApi::builder()
-        .dataset(dataset)
-        .default_page_size(page_size)
-        .max_page_size(1000)
-        .build()
-        .start()
-        .await
-        .unwrap()
-}
+use support::{json, start};
 
 /// Walks `/items` to the end, returning the raw records of each page.
 async fn walk(server: &RunningServer, client: &reqwest::Client) -> Vec<Vec<String>> {
@@ -90,71 +82,6 @@ async fn walks_every_record_once_in_order() {
         assert_eq!(stats.connections, 1);
         server.shutdown().await;
     }
-}
-
-#[tokio::test]
-async fn pages_are_the_dataset_records_verbatim() {
-    let dataset = Dataset::generate(5, 3);
-    let server = start(dataset.clone(), 100).await;
-    let body = reqwest::get(server.url("/items?limit=2"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let expected = format!(
-        "{{\"data\":[{},{}],\"next_cursor\":\"c_2\"}}",
-        dataset.records()[0],
-        dataset.records()[1]
-    );
-    assert_eq!(body, expected);
-    let body = reqwest::get(server.url("/items?limit=2&cursor=c_2"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        body,
-        format!(
-            "{{\"data\":[{}],\"next_cursor\":null}}",
-            dataset.records()[2]
-        )
-    );
-}
-
-#[tokio::test]
-async fn limit_is_clamped_and_validated() {
-    let server = FakeApi::builder()
-        .dataset(Dataset::generate(1, 30))
-        .max_page_size(10)
-        .build()
-        .start()
-        .await
-        .unwrap();
-    let get = |q: &str| reqwest::get(server.url(&format!("/items{q}")));
-    let body: Value = json(get("?limit=500").await.unwrap()).await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 10);
-    // The default page size (100) was clamped to the maximum.
-    let body: Value = json(get("").await.unwrap()).await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 10);
-    for (q, code) in [
-        ("?limit=0", "invalid_limit"),
-        ("?limit=-1", "invalid_limit"),
-        ("?limit=ten", "invalid_limit"),
-        ("?cursor=10", "invalid_cursor"),
-        ("?cursor=c_zz", "invalid_cursor"),
-        ("?cursor=c_1e", "invalid_cursor"),
-        ("?cursor=", "invalid_cursor"),
-    ] {
-        let response = get(q).await.unwrap();
-        assert_eq!(response.status(), 400, "{q}");
-        assert_eq!(response.headers()["content-type"], "application/json");
-        let body: Value = json(response).await;
-        assert_eq!(body["error"], code, "{q}");
-        assert!(body["message"].is_string());
-    }
-    assert_eq!(server.stats().bad_requests, 7);
 }
 
 #[tokio::test]

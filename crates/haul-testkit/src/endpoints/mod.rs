@@ -1,0 +1,250 @@
+//! The endpoints: one module per pagination style, plus the probes.
+//!
+//! Every pagination endpoint serves the same [`Dataset`](crate::Dataset) as
+//! a window `[start, start + size)` of its records, rendered by concatenating
+//! the pre-rendered record texts.
+
+pub(crate) mod graphql;
+pub(crate) mod header_cursor;
+pub(crate) mod items;
+pub(crate) mod last_record;
+pub(crate) mod link;
+pub(crate) mod next_url;
+pub(crate) mod offset;
+pub(crate) mod page_number;
+pub(crate) mod probes;
+
+use http::{HeaderMap, Response, StatusCode};
+use url::Url;
+
+use crate::body::Body;
+use crate::params;
+use crate::reply::{self, ApiError};
+use crate::server::State;
+
+/// A successful page, before faults and rate-limit headers are applied.
+#[derive(Debug, Default)]
+pub(crate) struct DataPage {
+    /// The JSON body.
+    pub(crate) body: String,
+    /// Style-specific headers (`Link`, `X-Next-Cursor`).
+    pub(crate) headers: HeaderMap,
+    /// How many records the body holds.
+    pub(crate) records: usize,
+}
+
+impl DataPage {
+    /// The page as a `200 application/json` response.
+    pub(crate) fn into_response(self) -> Response<Body> {
+        let mut response = reply::json(StatusCode::OK, self.body);
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}
+
+/// What a pagination endpoint needs from a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub(crate) state: &'a State,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+}
+
+impl Call<'_> {
+    pub(crate) fn records(&self) -> &[String] {
+        self.state.dataset.records()
+    }
+
+    /// The page size from the query parameter `name`.
+    pub(crate) fn page_size(&self, name: &str) -> Result<usize, ApiError> {
+        params::page_size(
+            self.query,
+            name,
+            self.state.default_page_size,
+            self.state.max_page_size,
+        )
+    }
+
+    /// This request's URL (absolute on this server) with `name` set to
+    /// `value`, every other query parameter kept in order.
+    pub(crate) fn url_with(&self, name: &str, value: &str) -> Url {
+        let mut url = self.state.base.clone();
+        url.set_path(self.path);
+        let mut pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(self.query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .filter(|(key, _)| key != name)
+                .collect();
+        pairs.push((name.to_owned(), value.to_owned()));
+        url.query_pairs_mut().extend_pairs(pairs);
+        url
+    }
+}
+
+/// The records `[start, start + size)` (clipped to the dataset) and the
+/// index just past them.
+pub(crate) fn window(records: &[String], start: usize, size: usize) -> (&[String], usize) {
+    let start = start.min(records.len());
+    let end = start.saturating_add(size).min(records.len());
+    (records.get(start..end).unwrap_or_default(), end)
+}
+
+/// Appends `[r1,r2,…]`, the records verbatim.
+pub(crate) fn push_array(out: &mut String, page: &[String]) {
+    out.reserve(page.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    for (i, record) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(record);
+    }
+    out.push(']');
+}
+
+/// A string with room for `page` and `extra` bytes of framing.
+pub(crate) fn buffer(page: &[String], extra: usize) -> String {
+    String::with_capacity(page.iter().map(|r| r.len() + 1).sum::<usize>() + extra)
+}
+
+const CURSOR_PREFIX: &str = "c_";
+
+/// An opaque-looking cursor for offset `offset`: `c_` plus lowercase hex.
+pub(crate) fn encode_cursor(offset: usize) -> String {
+    format!("{CURSOR_PREFIX}{offset:x}")
+}
+
+/// Accepts only cursors this server could have issued: canonical form, an
+/// offset of at most `max`.
+pub(crate) fn decode_cursor(cursor: &str, max: usize) -> Option<usize> {
+    let hex = cursor.strip_prefix(CURSOR_PREFIX)?;
+    let offset = usize::from_str_radix(hex, 16).ok()?;
+    (offset <= max && encode_cursor(offset) == cursor).then_some(offset)
+}
+
+/// Reads an optional cursor parameter, for the cursor styles whose cursors
+/// address a page inside the dataset (or the first page of an empty one).
+pub(crate) fn start_from_cursor(call: &Call<'_>, name: &str) -> Result<usize, ApiError> {
+    match params::param(call.query, name) {
+        None => Ok(0),
+        Some(raw) => decode_cursor(&raw, call.records().len().saturating_sub(1)).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", format!("unknown cursor {raw:?}"))
+        }),
+    }
+}
+
+/// The misbehaviour switches of the cursor and link styles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Misbehaviour {
+    /// Page `k` (1-based, `k >= 2`) points back to page 2, the first page
+    /// reached through a cursor: a cycle (a self-loop when `k == 2`).
+    pub(crate) cycle_at: Option<usize>,
+    /// The last page points to itself instead of ending.
+    pub(crate) repeat_last: bool,
+}
+
+impl Misbehaviour {
+    /// Reads `cycle_at=k` and `repeat_last=1`.
+    pub(crate) fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let cycle_at = match params::optional_u64(query, "cycle_at")? {
+            Some(k) if k < 2 => {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    "cycle_at must be at least 2: page 1 has no cursor to repeat",
+                ));
+            }
+            k => k.map(params::index),
+        };
+        Ok(Misbehaviour {
+            cycle_at,
+            repeat_last: params::flag(query, "repeat_last"),
+        })
+    }
+
+    /// The page number (1-based) of a window starting at `start`.
+    pub(crate) fn page_number(start: usize, size: usize) -> usize {
+        (start / size.max(1)).saturating_add(1)
+    }
+
+    /// Whether the page starting at `start` is the one that cycles.
+    pub(crate) fn cycles_at(&self, start: usize, size: usize) -> bool {
+        self.cycle_at == Some(Misbehaviour::page_number(start, size))
+    }
+
+    /// Where the page after `[start, end)` starts, or `None` at the end.
+    pub(crate) fn next(&self, start: usize, end: usize, len: usize, size: usize) -> Option<usize> {
+        if self.cycles_at(start, size) {
+            Some(size)
+        } else if end < len {
+            Some(end)
+        } else if self.repeat_last {
+            Some(start)
+        } else {
+            None
+        }
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_foreign_values() {
+        assert_eq!(encode_cursor(250), "c_fa");
+        assert_eq!(decode_cursor("c_fa", 299), Some(250));
+        assert_eq!(decode_cursor("c_0", 299), Some(0));
+        assert_eq!(decode_cursor("c_fa", 249), None);
+        for bad in [
+            "", "fa", "250", "c_", "c_FA", "c_0fa", "c_+fa", "c_12c", "c_zz", "c_-1",
+        ] {
+            assert_eq!(decode_cursor(bad, 299), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn windows_clip_to_the_dataset() {
+        let records: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        assert_eq!(window(&records, 0, 2), (&records[0..2], 2));
+        assert_eq!(window(&records, 4, 2), (&records[4..5], 5));
+        assert_eq!(window(&records, 9, 2).0.len(), 0);
+        assert_eq!(window(&records, 3, usize::MAX), (&records[3..5], 5));
+        let mut out = String::new();
+        push_array(&mut out, &records[1..3]);
+        assert_eq!(out, "[1,2]");
+    }
+
+    #[test]
+    fn misbehaviour_moves_the_next_page() {
+        let normal = Misbehaviour::default();
+        assert_eq!(normal.next(0, 10, 25, 10), Some(10));
+        assert_eq!(normal.next(20, 25, 25, 10), None);
+        let cycle = Misbehaviour {
+            cycle_at: Some(3),
+            repeat_last: false,
+        };
+        assert_eq!(cycle.next(10, 20, 25, 10), Some(20));
+        assert_eq!(cycle.next(20, 25, 25, 10), Some(10));
+        let repeat = Misbehaviour {
+            cycle_at: None,
+            repeat_last: true,
+        };
+        assert_eq!(repeat.next(20, 25, 25, 10), Some(20));
+        assert_eq!(repeat.next(0, 0, 0, 10), Some(0));
+        assert!(Misbehaviour::parse(Some("cycle_at=1")).is_err());
+        assert_eq!(
+            Misbehaviour::parse(Some("cycle_at=4&repeat_last=1")).unwrap(),
+            Misbehaviour {
+                cycle_at: Some(4),
+                repeat_last: true
+            }
+        );
+    }
+}
