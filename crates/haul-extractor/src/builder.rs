@@ -8,7 +8,7 @@ use haul_ratelimit::{RateLimiter, Unlimited};
 use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
-use crate::BuildError;
+use crate::{BuildError, Incremental};
 use crate::event::{NoopObserver, Observer};
 use crate::extractor::{Extractor, Inner};
 
@@ -44,6 +44,7 @@ pub struct ExtractorBuilder {
     stream: Option<String>,
     batch_records: Option<usize>,
     concurrency: Option<usize>,
+    incremental: Option<Incremental>,
     max_pages: Option<Option<u64>>,
 }
 
@@ -151,6 +152,14 @@ impl ExtractorBuilder {
         self
     }
 
+    /// Incremental extraction: each fresh pass starts from the destination's
+    /// watermark minus a lookback (see [`Incremental`]). Pair it with a sink
+    /// that upserts by primary key so the overlap is not duplicated.
+    pub fn incremental(mut self, incremental: Incremental) -> Self {
+        self.incremental = Some(incremental);
+        self
+    }
+
     /// Fail with `MaxPagesExceeded` rather than fetch more than `n` pages in one pass
     /// (`None`: no limit).
     pub fn max_pages(mut self, n: Option<u64>) -> Self {
@@ -202,6 +211,7 @@ impl ExtractorBuilder {
             secret_params,
             batch_records,
             concurrency: self.concurrency.unwrap_or(1).max(1),
+            incremental: self.incremental,
             max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
         }))
     }

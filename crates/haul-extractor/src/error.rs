@@ -47,6 +47,23 @@ pub enum ExtractError {
     /// The stored checkpoint cannot be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The run was asked to stop; everything fetched was committed and the
+    /// stream resumes from there on the next run.
+    #[error("stopped on request after page {pages}; everything fetched is committed and the next run resumes from there")]
+    Interrupted {
+        /// What the run did before it stopped.
+        summary: Box<crate::RunSummary>,
+        /// Pages of the pass committed.
+        pages: u64,
+    },
+    /// The destination's watermark cannot be read as a time.
+    #[error("incremental stream {stream:?}: the destination's watermark {value:?} is neither RFC 3339 nor epoch seconds")]
+    Watermark {
+        /// The stream.
+        stream: String,
+        /// The stored maximum.
+        value: String,
+    },
     /// The run failed, and committing what was fetched before the failure failed too.
     #[error("{original}; additionally, committing the records fetched before it failed: {commit}")]
     CommitAfterFailure {

@@ -12,7 +12,7 @@ use haul_transport::Transport;
 
 use crate::event::{Event, Observer};
 use crate::walker::Walker;
-use crate::{ExtractError, ExtractorBuilder, RunSummary};
+use crate::{ExtractError, ExtractorBuilder, Incremental, RunSummary};
 
 pub(crate) struct Inner {
     pub(crate) request: Request,
@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub(crate) batch_records: usize,
     /// Pages in flight at once when the paginator knows the remaining requests.
     pub(crate) concurrency: usize,
+    /// Incremental extraction settings.
+    pub(crate) incremental: Option<Incremental>,
     pub(crate) max_pages: Option<u64>,
 }
 
@@ -104,6 +106,18 @@ impl Extractor {
     /// On failure, everything fetched up to the last complete page is
     /// committed first, then the original error is returned.
     pub async fn run(&self, sink: &dyn Sink) -> Result<RunSummary, ExtractError> {
+        self.run_until(sink, std::future::pending::<()>()).await
+    }
+
+    /// Like [`run`](Self::run), but stops cleanly once `stop` completes (a
+    /// signal, a deadline): the page in flight is finished, everything fetched
+    /// is committed with its checkpoint, and [`ExtractError::Interrupted`] says
+    /// the stream can be resumed.
+    pub async fn run_until(
+        &self,
+        sink: &dyn Sink,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<RunSummary, ExtractError> {
         let inner = &self.inner;
         let started = inner.clock.now();
         let stored = sink.open(&inner.stream).await?;
@@ -112,16 +126,23 @@ impl Extractor {
                 tracing::info!(stream = %inner.stream, after_page = cp.pages, "resuming from checkpoint");
                 Walker::resume(inner.clone(), &cp)?
             }
-            Some(_) => {
-                tracing::info!(stream = %inner.stream, "previous pass finished; starting a new pass");
-                Walker::fresh(inner.clone())
+            previous => {
+                if previous.is_some() {
+                    tracing::info!(stream = %inner.stream, "previous pass finished; starting a new pass");
+                }
+                let (request, lower_bound) = self.first_request(sink).await?;
+                Walker::fresh_from(inner.clone(), request, lower_bound)
             }
-            None => Walker::fresh(inner.clone()),
         };
         let resumed_after_page = walker.pages;
         let mut buffer: Vec<Record> = Vec::with_capacity(inner.batch_records);
         let mut uncommitted_pages = 0u64;
+        let mut stop = std::pin::pin!(stop);
         let outcome = loop {
+            if futures::FutureExt::now_or_never(stop.as_mut()).is_some() {
+                tracing::warn!(stream = %inner.stream, "stop requested: committing and stopping");
+                break Err(None);
+            }
             match walker.next_page().await {
                 Some(Ok(page)) => {
                     buffer.extend(page.records);
@@ -132,21 +153,35 @@ impl Extractor {
                         uncommitted_pages = 0;
                     }
                 }
-                Some(Err(error)) => break Err(error),
+                Some(Err(error)) => break Err(Some(error)),
                 None => break Ok(()),
             }
         };
+        let mut summary = std::mem::take(&mut walker.summary);
+        summary.stream = inner.stream.clone();
+        summary.resumed_after_page = resumed_after_page;
         match outcome {
             Ok(()) => {
                 walker.commit(sink, &buffer).await?;
                 inner.observer.on_event(&Event::StreamFinished {
                     stream: &inner.stream,
                 });
+                summary.elapsed = inner.clock.now().saturating_sub(started);
+                summary.finished = true;
+                tracing::info!(summary = %summary, "stream finished");
+                Ok(summary)
             }
-            Err(original) => {
+            Err(failure) => {
+                let original = failure.unwrap_or_else(|| {
+                    summary.elapsed = inner.clock.now().saturating_sub(started);
+                    ExtractError::Interrupted {
+                        summary: Box::new(summary.clone()),
+                        pages: walker.pages,
+                    }
+                });
                 if uncommitted_pages > 0 {
                     tracing::warn!(stream = %inner.stream, pages = uncommitted_pages, error = %original,
-                        "run failed; committing the pages fetched before the failure");
+                        "run stopped; committing the pages fetched before it");
                     if let Err(commit) = walker.commit(sink, &buffer).await {
                         return Err(ExtractError::CommitAfterFailure {
                             original: Box::new(original),
@@ -157,15 +192,37 @@ impl Extractor {
                         });
                     }
                 }
-                return Err(original);
+                Err(original)
             }
         }
-        let mut summary = walker.summary;
-        summary.stream = inner.stream.clone();
-        summary.elapsed = inner.clock.now().saturating_sub(started);
-        summary.resumed_after_page = resumed_after_page;
-        summary.finished = true;
-        tracing::info!(summary = %summary, "stream finished");
-        Ok(summary)
+    }
+
+    /// The first request of a fresh pass: the configured one, narrowed by the
+    /// incremental lower bound when the destination already holds data.
+    async fn first_request(
+        &self,
+        sink: &dyn Sink,
+    ) -> Result<(Request, Option<String>), ExtractError> {
+        let inner = &self.inner;
+        let mut request = inner.request.clone();
+        let Some(inc) = &inner.incremental else {
+            return Ok((request, None));
+        };
+        let Some(watermark) = sink.watermark(&inner.stream, &inc.field).await? else {
+            tracing::info!(stream = %inner.stream, "incremental: the destination is empty; full pass");
+            return Ok((request, None));
+        };
+        match inc.lower_bound(&watermark) {
+            Some(bound) => {
+                tracing::info!(stream = %inner.stream, watermark = %watermark, lower_bound = %bound,
+                    param = %inc.param, "incremental pass from the destination's watermark minus the lookback");
+                request.set_query(&inc.param, &bound);
+                Ok((request, Some(bound)))
+            }
+            None => Err(ExtractError::Watermark {
+                stream: inner.stream.clone(),
+                value: watermark,
+            }),
+        }
     }
 }

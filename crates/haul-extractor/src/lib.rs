@@ -34,6 +34,7 @@ mod error;
 mod event;
 mod extractor;
 mod fetch;
+mod incremental;
 mod summary;
 mod walker;
 
@@ -41,4 +42,5 @@ pub use builder::ExtractorBuilder;
 pub use error::{BuildError, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
+pub use incremental::{BoundFormat, Incremental, format_rfc3339, parse_instant};
 pub use summary::RunSummary;

@@ -25,6 +25,8 @@ pub struct RunSummary {
     /// Wall time of the run.
     #[serde(serialize_with = "millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
+    /// Records whose incremental watermark field was missing or unparsable.
+    pub records_without_watermark: u64,
     /// The page the run resumed after (0 for a fresh pass).
     pub resumed_after_page: u64,
     /// Whether the stream finished its pass.

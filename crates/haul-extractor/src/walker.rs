@@ -39,13 +39,23 @@ pub(crate) struct Walker {
     pub(crate) summary: RunSummary,
     first: bool,
     finished: bool,
+    /// The incremental lower bound of this pass.
+    lower_bound: Option<String>,
 }
 
 impl Walker {
     pub(crate) fn fresh(inner: Arc<Inner>) -> Self {
+        let request = inner.request.clone();
+        Self::fresh_from(inner, request, None)
+    }
+
+    /// A fresh pass starting with `request` (the configured one, possibly
+    /// narrowed by an incremental lower bound).
+    pub(crate) fn fresh_from(inner: Arc<Inner>, request: Request, lower_bound: Option<String>) -> Self {
         let guard = Guard::new(inner.max_pages);
         Self {
-            next: Some(inner.request.clone()),
+            lower_bound,
+            next: Some(request),
             inner,
             state: PageState::default(),
             guard,
@@ -65,6 +75,7 @@ impl Walker {
         walker.pages = cp.pages;
         walker.records = cp.records;
         walker.state = PageState::from_json(&cp.paginator)?;
+        walker.lower_bound = cp.lower_bound.clone();
         match &cp.position {
             Position::Next(saved) => {
                 let mut request = saved.to_request(&walker.inner.request)?;
@@ -108,7 +119,7 @@ impl Walker {
             },
             pages: self.pages,
             records: self.records,
-            lower_bound: None,
+            lower_bound: self.lower_bound.clone(),
             paginator: self.state.to_json(),
         }
     }
@@ -252,6 +263,23 @@ impl Walker {
                     "the paginator knows the remaining pages: fetching them concurrently");
                 self.next = None;
                 self.queue = list.into();
+            }
+        }
+        if let Some(inc) = &inner.incremental {
+            let unusable = records
+                .iter()
+                .filter(|r| {
+                    r.field(&inc.field)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| crate::parse_instant(&v))
+                        .is_none()
+                })
+                .count() as u64;
+            if unusable > 0 {
+                tracing::warn!(stream = %inner.stream, page = number, records = unusable, field = %inc.field,
+                    "records without a usable watermark field: kept, but an incremental pass cannot select them");
+                self.summary.records_without_watermark += unusable;
             }
         }
         self.pages = number;
