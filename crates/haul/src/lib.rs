@@ -14,8 +14,8 @@
 //! | sending requests | [`Transport`] | [`ReqwestTransport`] | [`transport`] |
 //! | walking pages | [`Paginator`] | [`CursorPaginator`] | [`paginate`] |
 //! | retrying | [`RetryPolicy`], [`Classifier`] | [`ExponentialBackoff`], [`HttpClassifier`] | [`retry`] |
-//! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`] | [`ratelimit`] |
-//! | storing | [`Sink`] | [`JsonLinesSink`], [`MemorySink`] | [`sink`] |
+//! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`], [`HeaderAdaptive`], [`MaxInFlight`] | [`ratelimit`] |
+//! | storing | [`Sink`] | [`SqliteSink`], [`JsonLinesSink`], [`MemorySink`] | [`sink`] |
 //!
 //! ```
 //! use haul::{CursorPaginator, Extractor, JsonLinesSink};
@@ -53,13 +53,19 @@ pub use haul_core::{
     Checkpoint, Clock, MaskedUrl, Page, Position, Record, Request, Response, Secret, Sleeper,
 };
 pub use haul_extractor::{
-    BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Observer, RunSummary,
+    BoundFormat, BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Incremental,
+    Observer, RunSummary,
 };
 pub use haul_paginate::{CursorPaginator, Guard, PaginateError, Paginator, RecordSelector};
-pub use haul_ratelimit::{FixedRate, Permit, RateLimiter, Unlimited};
+pub use haul_ratelimit::{
+    AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter, Unlimited,
+};
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
-pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError};
-pub use haul_transport::{ReqwestTransport, Transport};
+pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError, SqliteSink, StreamConfig};
+pub use haul_transport::{
+    ApiKey, Auth, AuthTransport, Basic, Bearer, OAuth2ClientCredentials, ReqwestTransport,
+    Transport,
+};
 
 /// The README's examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../../../README.md")]

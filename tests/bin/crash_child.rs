@@ -1,0 +1,2 @@
+//! Crash-test child (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! styles tests (being written).
