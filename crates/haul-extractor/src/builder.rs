@@ -8,9 +8,9 @@ use haul_ratelimit::{RateLimiter, Unlimited};
 use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
-use crate::{BuildError, Incremental};
 use crate::event::{NoopObserver, Observer};
 use crate::extractor::{Extractor, Inner};
+use crate::{BuildError, Incremental};
 
 /// Builds an [`Extractor`]. Only the request and the paginator are required;
 /// every other part has a default:

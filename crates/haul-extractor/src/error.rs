@@ -49,7 +49,9 @@ pub enum ExtractError {
     Checkpoint(#[from] CheckpointError),
     /// The run was asked to stop; everything fetched was committed and the
     /// stream resumes from there on the next run.
-    #[error("stopped on request after page {pages}; everything fetched is committed and the next run resumes from there")]
+    #[error(
+        "stopped on request after page {pages}; everything fetched is committed and the next run resumes from there"
+    )]
     Interrupted {
         /// What the run did before it stopped.
         summary: Box<crate::RunSummary>,
@@ -57,7 +59,9 @@ pub enum ExtractError {
         pages: u64,
     },
     /// The destination's watermark cannot be read as a time.
-    #[error("incremental stream {stream:?}: the destination's watermark {value:?} is neither RFC 3339 nor epoch seconds")]
+    #[error(
+        "incremental stream {stream:?}: the destination's watermark {value:?} is neither RFC 3339 nor epoch seconds"
+    )]
     Watermark {
         /// The stream.
         stream: String,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haul_core::{Request, Response};
+use haul_core::{Record, Request, Response, TransportError, TransportErrorKind};
+use haul_paginate::PaginateError;
 use haul_ratelimit::{Permit, RateLimiter};
 use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
 
@@ -37,7 +38,7 @@ pub(crate) async fn fetch(
     inner: Arc<Inner>,
     request: Request,
     stats: &mut FetchStats,
-) -> Result<Response, ExtractError> {
+) -> Result<(Response, Vec<Record>), ExtractError> {
     let stream = inner.stream.as_str();
     let started = inner.clock.now();
     let url = request.masked_url();
@@ -76,13 +77,34 @@ pub(crate) async fn fetch(
                 .classifier
                 .classify(Outcome::Error(error), inner.clock.wall()),
         };
-        if classification == Classification::Success {
-            inner.retry.on_success(attempt);
-            // The classifier only says Success for responses, so this always returns.
-            if let Ok(response) = result {
-                return Ok(response);
+        let mut classification = classification;
+        let result: Result<Response, Unusable> = match result {
+            Ok(response) if classification == Classification::Success => {
+                match inner.paginator.records(&response) {
+                    Ok(records) => {
+                        inner.retry.on_success(attempt);
+                        return Ok((response, records));
+                    }
+                    Err(error @ PaginateError::NotJson { .. }) => {
+                        // A 200 whose body does not parse is most often a body cut
+                        // short on the way: retry it like a truncated transfer.
+                        classification = Classification::Transient(TransportErrorKind::Truncated);
+                        Err(Unusable::Body(error))
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
-        }
+            Ok(response) => Ok(response),
+            Err(error) => {
+                if classification == Classification::Success {
+                    // A custom classifier called a transport error a success:
+                    // do not trust it with a retry either.
+                    tracing::error!(error = %error, "the classifier reported success for a transport error");
+                    classification = Classification::Permanent;
+                }
+                Err(Unusable::Transport(error))
+            }
+        };
         let decision = inner.retry.decide(&RetryContext {
             attempt,
             elapsed: inner.clock.now().saturating_sub(started),
@@ -91,7 +113,8 @@ pub(crate) async fn fetch(
         });
         let reason = match &result {
             Ok(response) => format!("HTTP {}", response.status),
-            Err(error) => error.to_string(),
+            Err(Unusable::Transport(error)) => error.to_string(),
+            Err(Unusable::Body(error)) => error.to_string(),
         };
         match decision {
             RetryDecision::RetryAfter(delay) => {
@@ -115,11 +138,12 @@ pub(crate) async fn fetch(
             RetryDecision::GiveUp(gave_up) => {
                 tracing::warn!(stream, url = %url, attempt, reason = %reason, why = %gave_up, "giving up");
                 return Err(match result {
-                    Err(source) => ExtractError::Transport {
+                    Err(Unusable::Transport(source)) => ExtractError::Transport {
                         source,
                         attempts: attempt,
                         gave_up,
                     },
+                    Err(Unusable::Body(error)) => error.into(),
                     Ok(response) => ExtractError::Http {
                         status: response.status,
                         url: response.masked_url(),
@@ -131,6 +155,12 @@ pub(crate) async fn fetch(
             }
         }
     }
+}
+
+/// Why an attempt produced nothing usable.
+enum Unusable {
+    Transport(TransportError),
+    Body(PaginateError),
 }
 
 async fn wait_for_permit(inner: &Inner, stats: &mut FetchStats) {

@@ -88,7 +88,12 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &text[19..];
@@ -164,9 +169,20 @@ mod tests {
     fn known_instants() {
         assert_eq!(parse_instant("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_instant("2026-01-01T00:00:00Z"), Some(1_767_225_600));
-        assert_eq!(parse_instant("2026-01-01T01:00:00+01:00"), Some(1_767_225_600));
-        assert_eq!(parse_instant("2026-01-01T00:00:00.999Z"), Some(1_767_225_600));
-        assert_eq!(parse_instant("2024-02-29T12:00:00Z").map(format_rfc3339).as_deref(), Some("2024-02-29T12:00:00Z"));
+        assert_eq!(
+            parse_instant("2026-01-01T01:00:00+01:00"),
+            Some(1_767_225_600)
+        );
+        assert_eq!(
+            parse_instant("2026-01-01T00:00:00.999Z"),
+            Some(1_767_225_600)
+        );
+        assert_eq!(
+            parse_instant("2024-02-29T12:00:00Z")
+                .map(format_rfc3339)
+                .as_deref(),
+            Some("2024-02-29T12:00:00Z")
+        );
         assert_eq!(parse_instant("yesterday"), None);
         assert_eq!(parse_instant("2026-13-01T00:00:00Z"), None);
     }

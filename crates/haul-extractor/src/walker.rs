@@ -15,7 +15,11 @@ use crate::extractor::Inner;
 use crate::fetch::{FetchStats, fetch};
 use crate::{ExtractError, RunSummary};
 
-type Fetched = (Request, FetchStats, Result<Response, ExtractError>);
+type Fetched = (
+    Request,
+    FetchStats,
+    Result<(Response, Vec<Record>), ExtractError>,
+);
 
 /// The state of one pass. Pages come out strictly in order; when the
 /// paginator knows the remaining requests, up to `concurrency` of them are in
@@ -51,7 +55,11 @@ impl Walker {
 
     /// A fresh pass starting with `request` (the configured one, possibly
     /// narrowed by an incremental lower bound).
-    pub(crate) fn fresh_from(inner: Arc<Inner>, request: Request, lower_bound: Option<String>) -> Self {
+    pub(crate) fn fresh_from(
+        inner: Arc<Inner>,
+        request: Request,
+        lower_bound: Option<String>,
+    ) -> Self {
         let guard = Guard::new(inner.max_pages);
         Self {
             lower_bound,
@@ -228,16 +236,15 @@ impl Walker {
         &mut self,
         request: Request,
         stats: FetchStats,
-        response: Result<Response, ExtractError>,
+        response: Result<(Response, Vec<Record>), ExtractError>,
         sequential: bool,
     ) -> Result<Page, ExtractError> {
         self.summary.requests += stats.requests;
         self.summary.retries += stats.retries;
         self.summary.throttle_wait += stats.throttle_wait;
         self.summary.bytes += stats.bytes;
-        let response = response?;
+        let (response, records) = response?;
         let inner = self.inner.clone();
-        let records = inner.paginator.records(&response)?;
         let number = self.pages + 1;
         let ctx = PageContext {
             request: &request,
