@@ -11,11 +11,15 @@ const USAGE: &str = "usage: cargo xtask <task> [options]
 
 tasks:
   demo    extract the fake API through the full haul stack and verify the result
-          --records N     dataset size (default 100000)
-          --page-size N   records per page (default 100)
-          --seed N        dataset seed (default 42)
-          --out DIR       output directory (default demo-out)
-          --report FILE   write the run summary as JSON
+          --records N            dataset size (default 100000)
+          --page-size N          records per page (default 100)
+          --seed N               dataset seed (default 42)
+          --out DIR              output directory (default demo-out)
+          --sink sqlite|jsonl    destination (default sqlite: DIR/haul.db)
+          --report FILE          write the run summary as JSON
+          --faults               inject a realistic mix of faults and an advertised rate limit
+          --kill-after-pages N   abort the process after N pages (rerun to resume)
+          --concurrency K        pages in flight when the remaining pages are known
 ";
 
 fn main() -> ExitCode {
@@ -39,14 +43,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses `--flag value` pairs into a lookup, rejecting unknown flags.
+/// Flag values by name, and the switches present.
+pub(crate) type Flags<'a> = (std::collections::HashMap<&'a str, &'a str>, Vec<&'a str>);
+
+/// Parses `--flag value` pairs and bare `--switch`es, rejecting unknown ones.
 pub(crate) fn flags<'a>(
     args: &'a [String],
     known: &[&str],
-) -> Result<std::collections::HashMap<&'a str, &'a str>, String> {
+    switches: &[&str],
+) -> Result<Flags<'a>, String> {
     let mut map = std::collections::HashMap::new();
+    let mut on = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if switches.contains(&flag.as_str()) {
+            on.push(flag.as_str());
+            continue;
+        }
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown option {flag:?}\n\n{USAGE}"));
         }
@@ -55,7 +68,17 @@ pub(crate) fn flags<'a>(
             .ok_or_else(|| format!("option {flag} needs a value"))?;
         map.insert(flag.as_str(), value.as_str());
     }
-    Ok(map)
+    Ok((map, on))
+}
+
+/// Logs to stderr, filtered by `HAUL_LOG` (default `warn`).
+pub(crate) fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HAUL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parses a numeric flag value.

@@ -1,0 +1,335 @@
+//! `cargo xtask demo`: the fake API, extracted through the full stack, verified.
+
+mod progress;
+mod sink;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use haul::{
+    CursorPaginator, ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, RunSummary,
+};
+use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer};
+use serde::Serialize;
+
+use progress::Progress;
+use sink::{DemoSink, SinkKind};
+
+const STREAM: &str = "items";
+
+/// Demo options.
+#[derive(Debug)]
+pub(crate) struct Options {
+    records: usize,
+    page_size: usize,
+    seed: u64,
+    out: PathBuf,
+    report: Option<PathBuf>,
+    sink: SinkKind,
+    kill_after_pages: Option<u64>,
+    faults: bool,
+    concurrency: usize,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
+        let (map, switches) = crate::flags(
+            args,
+            &[
+                "--records",
+                "--page-size",
+                "--seed",
+                "--out",
+                "--report",
+                "--sink",
+                "--kill-after-pages",
+                "--concurrency",
+            ],
+            &["--faults"],
+        )?;
+        let options = Self {
+            records: crate::number(&map, "--records", 100_000)?,
+            page_size: crate::number(&map, "--page-size", 100)?,
+            seed: crate::number(&map, "--seed", 42)?,
+            out: map
+                .get("--out")
+                .map_or_else(|| PathBuf::from("demo-out"), PathBuf::from),
+            report: map.get("--report").map(PathBuf::from),
+            sink: map
+                .get("--sink")
+                .map_or(Ok(SinkKind::Sqlite), |s| SinkKind::parse(s))?,
+            kill_after_pages: map
+                .get("--kill-after-pages")
+                .map(|_| crate::number(&map, "--kill-after-pages", 0u64))
+                .transpose()?,
+            faults: switches.contains(&"--faults"),
+            concurrency: crate::number(&map, "--concurrency", 1)?,
+        };
+        if options.page_size == 0 {
+            return Err("--page-size must be at least 1".into());
+        }
+        Ok(options)
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    records: u64,
+    pages: u64,
+    requests: u64,
+    retries: u64,
+    throttle_wait_ms: u64,
+    bytes: u64,
+    elapsed_ms: u64,
+    records_per_sec: f64,
+    verified: bool,
+    resumed_after_page: u64,
+    dataset_records: usize,
+    stored_records: usize,
+    page_size: usize,
+    seed: u64,
+    sink: &'static str,
+    output: String,
+    faults: bool,
+    server_requests: u64,
+    server_faults_injected: u64,
+    server_429s_injected: u64,
+    server_429s_over_limit: u64,
+    problems: Vec<String>,
+}
+
+pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
+    crate::init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(demo(options))
+}
+
+async fn start_server(options: &Options, dataset: &Dataset) -> Result<RunningServer, String> {
+    let mut builder = FakeApi::builder()
+        .dataset(dataset.clone())
+        .default_page_size(options.page_size)
+        .max_page_size(options.page_size.max(1000));
+    if options.faults {
+        // A realistic mix (5 % 503, 2 % 429 with Retry-After, 1 % reset, 1 %
+        // truncated body) behind an advertised limit of 50 requests/s.
+        builder = builder
+            .faults(Faults::realistic(options.seed))
+            .rate_limit(RateLimit::new(50, Duration::from_secs(1)));
+    }
+    builder
+        .build()
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the fake API: {e}"))
+}
+
+async fn demo(options: Options) -> Result<ExitCode, String> {
+    let generated = Instant::now();
+    let dataset = Dataset::generate(options.seed, options.records);
+    eprintln!(
+        "haul demo: {} records (seed {}) generated in {:.2?}; {} per page; sink {}{}",
+        dataset.len(),
+        options.seed,
+        generated.elapsed(),
+        options.page_size,
+        options.sink.name(),
+        if options.faults { "; faults on" } else { "" },
+    );
+    let server = start_server(&options, &dataset).await?;
+    eprintln!("fake API listening on {}", server.url("/"));
+
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    let sink = open_destination(&options).await?;
+
+    let pages_expected = dataset.len().div_ceil(options.page_size).max(1) as u64;
+    let progress = Progress::new(
+        pages_expected,
+        dataset.len() as u64,
+        options.kill_after_pages,
+    );
+    let mut builder = Extractor::builder()
+        .url(server.url("/items").to_string())
+        .paginator(
+            CursorPaginator::new("/next_cursor", "cursor")
+                .records_at("/data")
+                .page_size("limit", options.page_size as u64),
+        )
+        .stream(STREAM)
+        .batch_size(5_000)
+        .concurrency(options.concurrency)
+        .observer(progress.clone());
+    if options.faults {
+        builder = builder.rate_limiter(HeaderAdaptive::new()).retry(
+            ExponentialBackoff::default()
+                .base(Duration::from_millis(50))
+                .max_attempts(8),
+        );
+    }
+    let extractor = builder.build().map_err(|e| e.to_string())?;
+    let result = extractor.run_until(sink.as_sink(), shutdown_signal()).await;
+    progress.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(ExtractError::Interrupted { summary, pages }) => {
+            println!("{summary}");
+            println!(
+                "interrupted: {pages} pages are committed to {}; run the same command again to resume",
+                sink.location(STREAM)
+            );
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => {
+            eprintln!("extraction failed: {e}");
+            eprintln!(
+                "everything fetched before the failure is committed to {}; rerun to resume",
+                sink.location(STREAM)
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{summary}");
+    if summary.resumed_after_page > 0 {
+        println!(
+            "resumed after page {} of an interrupted run",
+            summary.resumed_after_page
+        );
+    }
+
+    let stored = sink.records(STREAM).await?;
+    let problems = verify::verify(&stored, dataset.records());
+    let verified = problems.is_empty();
+    if verified {
+        println!(
+            "verified: {} holds every one of the {} records exactly once, byte for byte",
+            sink.location(STREAM),
+            dataset.len()
+        );
+    } else {
+        println!("VERIFICATION FAILED ({} problems):", problems.len());
+        for p in problems.iter().take(20) {
+            println!("  {p}");
+        }
+    }
+    let stats = server.stats();
+    if options.faults {
+        println!(
+            "server: {} requests, {} faults injected ({} of them 429s), {} 429s for exceeding the advertised limit",
+            stats.requests,
+            stats.faults_injected(),
+            stats.injected_429,
+            stats.over_limit_429
+        );
+    }
+    if let Some(path) = &options.report {
+        let report = Report {
+            records: summary.records,
+            pages: summary.pages,
+            requests: summary.requests,
+            retries: summary.retries,
+            throttle_wait_ms: millis(summary.throttle_wait),
+            bytes: summary.bytes,
+            elapsed_ms: millis(summary.elapsed),
+            records_per_sec: rate(&summary),
+            verified,
+            resumed_after_page: summary.resumed_after_page,
+            dataset_records: dataset.len(),
+            stored_records: stored.len(),
+            page_size: options.page_size,
+            seed: options.seed,
+            sink: options.sink.name(),
+            output: sink.location(STREAM),
+            faults: options.faults,
+            server_requests: stats.requests,
+            server_faults_injected: stats.faults_injected(),
+            server_429s_injected: stats.injected_429,
+            server_429s_over_limit: stats.over_limit_429,
+            problems: problems.into_iter().take(100).collect(),
+        };
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    server.shutdown().await;
+    Ok(if verified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Opens the destination: an unfinished run is resumed; a finished one is
+/// cleared so each demo run is a complete extraction.
+async fn open_destination(options: &Options) -> Result<DemoSink, String> {
+    let sink = DemoSink::open(options.sink, &options.out, STREAM)?;
+    let checkpoint = sink
+        .as_sink()
+        .open(STREAM)
+        .await
+        .map_err(|e| format!("cannot open the destination: {e}"))?;
+    match checkpoint {
+        Some(cp) if !cp.is_done() => {
+            eprintln!(
+                "an interrupted run left {} pages ({} records) committed: resuming",
+                cp.pages, cp.records
+            );
+            Ok(sink)
+        }
+        Some(_) => {
+            let _ = sink.as_sink().close().await;
+            drop(sink);
+            for file in DemoSink::files(options.sink, &options.out, STREAM) {
+                if file.exists() {
+                    std::fs::remove_file(&file)
+                        .map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
+                }
+            }
+            DemoSink::open(options.sink, &options.out, STREAM)
+        }
+        None => Ok(sink),
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("signal received: finishing the page in flight, committing, stopping");
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn rate(summary: &RunSummary) -> f64 {
+    let secs = summary.elapsed.as_secs_f64();
+    if secs > 0.0 {
+        (summary.records as f64 / secs).round()
+    } else {
+        0.0
+    }
+}
