@@ -3,6 +3,7 @@
 //! - `cargo xtask demo`: start the testkit fake API in-process, extract it through
 //!   the full stack, verify the destination against the dataset.
 
+mod bench;
 mod demo;
 
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ tasks:
           --faults               inject a realistic mix of faults and an advertised rate limit
           --kill-after-pages N   abort the process after N pages (rerun to resume)
           --concurrency K        pages in flight when the remaining pages are known
+  bench   measure haul against raw reqwest loops on the same local server
+          (see `cargo xtask bench --help`)
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match task.as_deref() {
         Some("demo") => demo::Options::parse(&rest).and_then(demo::run),
+        Some("bench") => bench::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
