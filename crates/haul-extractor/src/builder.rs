@@ -25,6 +25,7 @@ use crate::{BuildError, Incremental};
 /// | stream name | `"default"` |
 /// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
 /// | max pages | 1,000,000 |
+/// | max records per page | 250,000 |
 /// | concurrency | 1 (pages in flight when the remaining requests are known) |
 #[derive(Default)]
 #[must_use]
@@ -45,6 +46,7 @@ pub struct ExtractorBuilder {
     batch_records: Option<usize>,
     concurrency: Option<usize>,
     incremental: Option<Incremental>,
+    max_records_per_page: Option<usize>,
     max_pages: Option<Option<u64>>,
 }
 
@@ -160,6 +162,14 @@ impl ExtractorBuilder {
         self
     }
 
+    /// A page with more records than this is refused with
+    /// [`ExtractError::TooManyRecords`] (a sanity limit against a misbehaving
+    /// server; default 250,000).
+    pub fn max_records_per_page(mut self, n: usize) -> Self {
+        self.max_records_per_page = Some(n);
+        self
+    }
+
     /// Fail with `MaxPagesExceeded` rather than fetch more than `n` pages in one pass
     /// (`None`: no limit).
     pub fn max_pages(mut self, n: Option<u64>) -> Self {
@@ -212,6 +222,7 @@ impl ExtractorBuilder {
             batch_records,
             concurrency: self.concurrency.unwrap_or(1).max(1),
             incremental: self.incremental,
+            max_records_per_page: self.max_records_per_page.unwrap_or(250_000),
             max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
         }))
     }

@@ -47,6 +47,16 @@ pub enum ExtractError {
     /// The stored checkpoint cannot be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// A page carried more records than the configured sanity limit.
+    #[error("the page from {url} has {count} records, more than the limit of {max}")]
+    TooManyRecords {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// Records on the page.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The run was asked to stop; everything fetched was committed and the
     /// stream resumes from there on the next run.
     #[error(

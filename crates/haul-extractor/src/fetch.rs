@@ -81,6 +81,13 @@ pub(crate) async fn fetch(
         let result: Result<Response, Unusable> = match result {
             Ok(response) if classification == Classification::Success => {
                 match inner.paginator.records(&response) {
+                    Ok(records) if records.len() > inner.max_records_per_page => {
+                        return Err(ExtractError::TooManyRecords {
+                            url: response.masked_url(),
+                            count: records.len(),
+                            max: inner.max_records_per_page,
+                        });
+                    }
                     Ok(records) => {
                         inner.retry.on_success(attempt);
                         return Ok((response, records));

@@ -49,6 +49,8 @@ pub enum BuildError {
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 10 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
 /// | [`max_redirects`](Self::max_redirects) | 5 (same origin only) |
+/// | [`max_headers`](Self::max_headers) | 100 (HTTP/1; hyper also caps the head at ~400 KiB) |
+/// | [`max_header_list_bytes`](Self::max_header_list_bytes) | 64 KiB (HTTP/2) |
 #[derive(Clone)]
 #[must_use]
 pub struct ReqwestTransportBuilder {
@@ -60,6 +62,8 @@ pub struct ReqwestTransportBuilder {
     pool_idle_timeout: Option<Duration>,
     pool_max_idle_per_host: usize,
     max_redirects: usize,
+    max_headers: usize,
+    max_header_list_bytes: u32,
 }
 
 impl fmt::Debug for ReqwestTransportBuilder {
@@ -73,6 +77,8 @@ impl fmt::Debug for ReqwestTransportBuilder {
             .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("max_redirects", &self.max_redirects)
+            .field("max_headers", &self.max_headers)
+            .field("max_header_list_bytes", &self.max_header_list_bytes)
             .finish()
     }
 }
@@ -88,6 +94,8 @@ impl Default for ReqwestTransportBuilder {
             pool_idle_timeout: Some(Self::DEFAULT_POOL_IDLE_TIMEOUT),
             pool_max_idle_per_host: usize::MAX,
             max_redirects: Self::DEFAULT_MAX_REDIRECTS,
+            max_headers: Self::DEFAULT_MAX_HEADERS,
+            max_header_list_bytes: Self::DEFAULT_MAX_HEADER_LIST_BYTES,
         }
     }
 }
@@ -110,6 +118,10 @@ impl ReqwestTransportBuilder {
     pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default maximum number of same-origin redirects followed for one request.
     pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+    /// Default maximum number of response headers (HTTP/1).
+    pub const DEFAULT_MAX_HEADERS: usize = 100;
+    /// Default maximum size of the response header list (HTTP/2).
+    pub const DEFAULT_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
     /// Time allowed to establish the TCP connection and TLS session (default 5 s).
     ///
@@ -201,6 +213,19 @@ impl ReqwestTransportBuilder {
         self
     }
 
+    /// At most this many response headers on HTTP/1 (more fail with
+    /// [`TransportError::InvalidResponse`]).
+    pub fn max_headers(mut self, max: usize) -> Self {
+        self.max_headers = max.max(1);
+        self
+    }
+
+    /// At most this many bytes of response headers on HTTP/2.
+    pub fn max_header_list_bytes(mut self, max: u32) -> Self {
+        self.max_header_list_bytes = max.max(1024);
+        self
+    }
+
     /// Builds the transport and its connection pool.
     pub fn build(self) -> Result<ReqwestTransport, BuildError> {
         for (name, value) in [
@@ -226,6 +251,11 @@ impl ReqwestTransportBuilder {
             // The Referer of a redirect would copy the previous URL, query
             // string (and any API key in it) included, to the next hop.
             .referer(false)
+            // Bounds on what a hostile server can make us buffer before the
+            // body: header count on HTTP/1 (hyper also caps the whole head at
+            // ~400 KiB) and the header list size on HTTP/2.
+            .http1_max_headers(self.max_headers)
+            .http2_max_header_list_size(self.max_header_list_bytes)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 redirect_action(attempt, max_redirects)
             }))
