@@ -1,14 +1,37 @@
-//! [`CursorPaginator`]: an opaque cursor read from the body, sent back as a query parameter.
+//! [`CursorPaginator`]: an opaque cursor read from the body, sent back as a
+//! query parameter or inside a JSON request body.
 
-use haul_core::{Record, Request, Response, json};
+use haul_core::{Record, Request, Response};
+use serde_json::Value;
 
-use crate::records::{body_text, not_json};
+use crate::signals::{
+    check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at, set_cursor_param,
+};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
+
+/// Where the next request carries the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Query(String),
+    Body(String),
+}
 
 /// Cursor pagination: the response carries the next cursor at a JSON pointer
 /// (e.g. `/next_cursor`, `/paging/next/after`, `/meta/after_cursor`); the next
-/// request sends it as a query parameter. The dataset ends when the cursor is
-/// missing, `null` or empty.
+/// request sends it back as a query parameter ([`CursorPaginator::new`]) or
+/// at a pointer inside its JSON body ([`CursorPaginator::in_body`], for
+/// POST search APIs).
+///
+/// The dataset ends when the cursor is missing, `null`, `""` or `false`, or
+/// when the optional [`has_more_at`](CursorPaginator::has_more_at) flag is
+/// `false` even though a cursor is still present (Zendesk does that).
+///
+/// **Encoding.** A cursor is opaque text and is percent-encoded once on the
+/// way out. Some APIs (HubSpot's `after`) hand out a token that is already
+/// percent-encoded; encoding it again turns `%3D` into `%253D` and breaks it.
+/// For those, [`cursor_pre_encoded(true)`](CursorPaginator::cursor_pre_encoded)
+/// puts the token into the query string exactly as received. Body cursors are
+/// JSON values and never percent-encoded.
 ///
 /// ```
 /// use haul_paginate::{CursorPaginator, Next, PageContext, PageState, Paginator};
@@ -30,10 +53,12 @@ use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelect
 #[derive(Debug, Clone)]
 pub struct CursorPaginator {
     cursor_pointer: String,
-    param: String,
+    target: Target,
     selector: RecordSelector,
     page_size: Option<(String, u64)>,
     initial_cursor: Option<String>,
+    has_more: Option<String>,
+    pre_encoded: bool,
 }
 
 impl CursorPaginator {
@@ -41,10 +66,38 @@ impl CursorPaginator {
     pub fn new(cursor_pointer: impl Into<String>, param: impl Into<String>) -> Self {
         Self {
             cursor_pointer: cursor_pointer.into(),
-            param: param.into(),
+            target: Target::Query(param.into()),
             selector: RecordSelector::Root,
             page_size: None,
             initial_cursor: None,
+            has_more: None,
+            pre_encoded: false,
+        }
+    }
+
+    /// Reads the cursor at `cursor_pointer` and places it at `body_pointer` in
+    /// the JSON body of the next request (e.g. `/page/after`), creating missing
+    /// objects. The cursor keeps its JSON type (a number stays a number, an
+    /// array such as Elasticsearch's `search_after` stays an array).
+    ///
+    /// ```
+    /// use haul_paginate::{CursorPaginator, Next, PageContext, PageState, Paginator};
+    /// use haul_core::{Request, Response};
+    /// let pager = CursorPaginator::in_body("/next", "/page/after").records_at("/hits");
+    /// let mut state = PageState::default();
+    /// let base = Request::post_json("https://api.example.com/search".parse()?, r#"{"q":"x"}"#);
+    /// let first = pager.first(base, &mut state)?;
+    /// let resp = Response::new(http::StatusCode::OK, first.url.clone(), r#"{"hits":[1],"next":[17,"b"]}"#);
+    /// let records = pager.records(&resp)?;
+    /// let page = PageContext { request: &first, response: &resp, records: &records, number: 1 };
+    /// let Next::Request(next) = pager.next(&page, &mut state)? else { panic!() };
+    /// assert_eq!(next.body.as_deref(), Some(br#"{"page":{"after":[17,"b"]},"q":"x"}"#.as_slice()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_body(cursor_pointer: impl Into<String>, body_pointer: impl Into<String>) -> Self {
+        Self {
+            target: Target::Body(body_pointer.into()),
+            ..Self::new(cursor_pointer, String::new())
         }
     }
 
@@ -71,6 +124,35 @@ impl CursorPaginator {
         self.initial_cursor = Some(cursor.into());
         self
     }
+
+    /// A boolean at `pointer` (e.g. `/meta/has_more`): `false` ends the
+    /// dataset even if a cursor is present; `true` without a cursor is a
+    /// [`PaginateError::NoWayForward`] error.
+    pub fn has_more_at(mut self, pointer: impl Into<String>) -> Self {
+        self.has_more = Some(pointer.into());
+        self
+    }
+
+    /// Whether the API's cursor is already percent-encoded and must go into
+    /// the query string verbatim (HubSpot's `after`). Default: `false`.
+    pub fn cursor_pre_encoded(mut self, pre_encoded: bool) -> Self {
+        self.pre_encoded = pre_encoded;
+        self
+    }
+
+    fn place(&self, request: &mut Request, cursor: Value) -> Result<(), PaginateError> {
+        match &self.target {
+            Target::Body(pointer) => crate::set_json_field(request, pointer, cursor),
+            Target::Query(param) => {
+                let text = match cursor {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                set_cursor_param(request, param, &text, self.pre_encoded);
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Paginator for CursorPaginator {
@@ -79,17 +161,15 @@ impl Paginator for CursorPaginator {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        if !self.cursor_pointer.is_empty() && !self.cursor_pointer.starts_with('/') {
-            return Err(PaginateError::Config(format!(
-                "cursor pointer {:?} must start with '/'",
-                self.cursor_pointer
-            )));
+        check_pointer("cursor", &self.cursor_pointer)?;
+        if let Some(p) = &self.has_more {
+            check_pointer("has_more", p)?;
         }
         if let Some((param, size)) = &self.page_size {
             base.set_query(param, &size.to_string());
         }
         if let Some(cursor) = &self.initial_cursor {
-            base.set_query(&self.param, cursor);
+            self.place(&mut base, Value::String(cursor.clone()))?;
         }
         Ok(base)
     }
@@ -99,19 +179,39 @@ impl Paginator for CursorPaginator {
     }
 
     fn next(&self, page: &PageContext<'_>, _state: &mut PageState) -> Result<Next, PaginateError> {
-        if page.response.body.is_empty() {
+        let Some(text) = json_text(page.response)? else {
+            return Ok(Next::End);
+        };
+        let has_more = flag_at(page.response, text, self.has_more.as_deref())?;
+        if has_more == Some(false) {
             return Ok(Next::End);
         }
-        let text = body_text(page.response)?;
-        let cursor = json::scalar_at(text, &self.cursor_pointer)
-            .map_err(|e| not_json(page.response, &e.to_string()))?;
-        Ok(match cursor {
-            None => Next::End,
+        let raw = raw_at(page.response, text, &self.cursor_pointer)?;
+        let cursor = match &self.target {
+            // A body cursor keeps its JSON type; only "no cursor" values end.
+            Target::Body(_) => raw
+                .filter(|r| !matches!(r.get(), "null" | "\"\"" | "false"))
+                .map(|r| serde_json::from_str::<Value>(r.get()))
+                .transpose()
+                .map_err(|e| crate::records::not_json(page.response, &e.to_string()))?,
+            Target::Query(_) => {
+                cursor_text(page.response, raw, &self.cursor_pointer)?.map(Value::String)
+            }
+        };
+        match cursor {
             Some(cursor) => {
                 let mut next = page.request.clone();
-                next.set_query(&self.param, &cursor);
-                Next::Request(next)
+                self.place(&mut next, cursor)?;
+                Ok(Next::Request(next))
             }
-        })
+            None if has_more == Some(true) => Err(no_way_forward(
+                page,
+                format!(
+                    "the has_more flag is true, but there is no cursor at {}",
+                    self.cursor_pointer
+                ),
+            )),
+            None => Ok(Next::End),
+        }
     }
 }

@@ -56,6 +56,35 @@ pub enum PaginateError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The API signals more data (`has_more: true`, a total not yet reached, a
+    /// `hasNextPage`), or the style needs a value to go on, but the page gives
+    /// no way to fetch the next one. Stopping here would silently lose data.
+    #[error(
+        "page {page} from {url} has {records} records and {reason}, so there is no way to the next page; body starts: {preview}"
+    )]
+    NoWayForward {
+        /// Masked URL of the page.
+        url: MaskedUrl,
+        /// 1-based number of the page in the pass.
+        page: u64,
+        /// How many records the page had.
+        records: usize,
+        /// What was expected and missing.
+        reason: String,
+        /// At most 500 bytes of the body.
+        preview: String,
+    },
+    /// A next page lives on another origin than the first request, and the
+    /// guard was not told to allow it (credentials must never follow it).
+    #[error(
+        "the next page is on origin {to}, but this run started on {from}; refusing to follow it (allow it with Guard::allow_cross_origin(true))"
+    )]
+    CrossOrigin {
+        /// Origin of the first request (`scheme://host:port`).
+        from: String,
+        /// Origin of the refused request.
+        to: String,
+    },
     /// The paginator was configured wrongly (caught when the run starts).
     #[error("invalid paginator configuration: {0}")]
     Config(String),

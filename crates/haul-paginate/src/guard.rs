@@ -1,14 +1,21 @@
-//! [`Guard`]: loop and runaway protection shared by every paginator style.
+//! [`Guard`]: loop, runaway and origin protection shared by every paginator style.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use haul_core::Request;
+use url::Url;
 
 use crate::PaginateError;
+use crate::repeat::describe_repeat;
 
-/// Rejects a next request that was already sent in this pass (a cursor, URL
-/// or offset cycle, whatever the style) and a page count beyond `max_pages`.
+/// Checks every request of a pass before it is sent, whatever the style:
+///
+/// - a request already sent in this pass (a cursor, URL or offset cycle) is a
+///   [`PaginateError::CursorCycle`] naming the repeated value and the page;
+/// - a page beyond `max_pages` is a [`PaginateError::MaxPagesExceeded`];
+/// - a request to another origin than the first one is a
+///   [`PaginateError::CrossOrigin`], unless [`Guard::allow_cross_origin`].
 ///
 /// Requests are remembered as 64-bit fingerprints of method, URL and body, so
 /// the memory cost is a few bytes per page, not per record.
@@ -16,26 +23,56 @@ use crate::PaginateError;
 /// ```
 /// use haul_paginate::{Guard, PaginateError};
 /// use haul_core::Request;
-/// let req = |c: &str| Request::get(format!("https://api.example.com/items?cursor={c}").parse().unwrap());
+/// let req = |url: &str| Request::get(url.parse().unwrap());
 /// let mut guard = Guard::new(Some(10));
-/// guard.admit(&req("A"), 0)?;
-/// guard.admit(&req("B"), 1)?;
-/// assert!(matches!(guard.admit(&req("A"), 2), Err(PaginateError::CursorCycle { page: 2, .. })));
+/// guard.admit(&req("https://api.example.com/items?cursor=A"), 0)?;
+/// guard.admit(&req("https://api.example.com/items?cursor=B"), 1)?;
+/// let err = guard.admit(&req("https://api.example.com/items?cursor=A"), 2).unwrap_err();
+/// assert!(matches!(&err, PaginateError::CursorCycle { page: 2, value } if value.starts_with("cursor=A")));
+/// let err = guard.admit(&req("https://evil.example/items?cursor=C"), 2).unwrap_err();
+/// assert!(matches!(err, PaginateError::CrossOrigin { .. }));
 /// # Ok::<(), PaginateError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Guard {
     max_pages: Option<u64>,
     seen: HashSet<u64>,
+    allow_cross_origin: bool,
+    origin: Option<String>,
+    last: Option<Request>,
 }
 
 impl Guard {
-    /// A guard allowing at most `max_pages` pages (`None`: no limit).
+    /// A guard allowing at most `max_pages` pages (`None`: no limit), on the
+    /// origin of the first admitted request only.
     pub fn new(max_pages: Option<u64>) -> Self {
         Self {
             max_pages,
             seen: HashSet::new(),
+            allow_cross_origin: false,
+            origin: None,
+            last: None,
         }
+    }
+
+    /// Whether requests to another origin than the first one may be admitted
+    /// (default: no). The transport must still not send credentials there.
+    pub fn allow_cross_origin(mut self, allow: bool) -> Self {
+        self.allow_cross_origin = allow;
+        self
+    }
+
+    /// Sets the reference origin explicitly (e.g. the configured base URL when
+    /// a pass resumes from a stored next request), instead of taking it from
+    /// the first admitted request.
+    pub fn with_origin(mut self, url: &Url) -> Self {
+        self.origin = Some(origin_of(url));
+        self
+    }
+
+    /// The reference origin (`scheme://host:port`), once known.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// Admits `next`, the request that would produce page `pages_done + 1`,
@@ -50,12 +87,24 @@ impl Guard {
                 next: next.masked_url(),
             });
         }
+        let origin = origin_of(&next.url);
+        match &self.origin {
+            None => self.origin = Some(origin),
+            Some(from) if *from != origin && !self.allow_cross_origin => {
+                return Err(PaginateError::CrossOrigin {
+                    from: from.clone(),
+                    to: origin,
+                });
+            }
+            Some(_) => {}
+        }
         if !self.seen.insert(fingerprint(next)) {
             return Err(PaginateError::CursorCycle {
-                value: describe(next),
+                value: describe_repeat(self.last.as_ref(), next),
                 page: pages_done,
             });
         }
+        self.last = Some(next.clone());
         Ok(())
     }
 
@@ -65,22 +114,21 @@ impl Guard {
     }
 }
 
+/// `scheme://host:port` with the port always spelled out, so two URLs differing
+/// only by an implicit default port share an origin.
+fn origin_of(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
 fn fingerprint(req: &Request) -> u64 {
     let mut h = DefaultHasher::new();
     req.method.as_str().hash(&mut h);
     req.url.as_str().hash(&mut h);
     req.body.as_deref().hash(&mut h);
     h.finish()
-}
-
-fn describe(req: &Request) -> String {
-    match &req.body {
-        Some(body) => format!(
-            "{} {} with body {}",
-            req.method,
-            req.masked_url(),
-            haul_core::redact::mask_value(&String::from_utf8_lossy(body))
-        ),
-        None => format!("{} {}", req.method, req.masked_url()),
-    }
 }

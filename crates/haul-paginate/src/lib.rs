@@ -2,8 +2,25 @@
 //!
 //! The [`Paginator`] trait and haul's pagination styles, plus the [`Guard`]
 //! every style shares: a cursor, URL or offset seen before is a
-//! [`PaginateError::CursorCycle`], and running past `max_pages` is a
-//! [`PaginateError::MaxPagesExceeded`] — never a silent stop.
+//! [`PaginateError::CursorCycle`], running past `max_pages` is a
+//! [`PaginateError::MaxPagesExceeded`] — never a silent stop — and a next page
+//! on another origin is a [`PaginateError::CrossOrigin`] unless allowed.
+//!
+//! | style | API examples | type |
+//! |---|---|---|
+//! | cursor in the body, sent as a query parameter or in a JSON body | Slack, HubSpot, Zendesk | [`CursorPaginator`] |
+//! | a field of the last record | Stripe `starting_after` | [`LastRecordCursor`] |
+//! | cursor in a response header | `X-Next-Cursor` | [`HeaderCursor`] |
+//! | next URL in the body | OData `@odata.nextLink`, Salesforce `nextRecordsUrl` | [`NextUrlPaginator`] |
+//! | RFC 8288 `Link` header | GitHub | [`LinkHeaderPaginator`] (parser: [`link`]) |
+//! | offset / limit | many | [`OffsetPaginator`] |
+//! | page number, 0- or 1-based | many | [`PageNumberPaginator`] |
+//! | no pagination | | [`SinglePage`] |
+//! | detected from the first response | | [`AutoPaginator`] |
+//!
+//! Every style takes a [`RecordSelector`] (`records_at("/data")`, the root
+//! array, or NDJSON). New styles live in their own crates: implement
+//! [`Paginator`] (see `haul-paginate-graphql` and `docs/writing-a-paginator.md`).
 //!
 //! Paginators are synchronous, do no I/O and hold no per-run state (that lives
 //! in [`PageState`]), so one paginator can serve many streams and its laws can
@@ -40,14 +57,38 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auto;
+mod body;
+mod choice;
 mod cursor;
+mod detect;
 mod error;
 mod guard;
+mod header_cursor;
+mod last_record;
+pub mod link;
+mod link_header;
+mod next_url;
+mod offset;
+mod page_number;
 mod paginator;
 mod records;
+mod repeat;
+mod signals;
+mod single;
+mod stops;
 
+pub use auto::AutoPaginator;
+pub use body::set_json_field;
 pub use cursor::CursorPaginator;
 pub use error::PaginateError;
 pub use guard::Guard;
+pub use header_cursor::HeaderCursor;
+pub use last_record::LastRecordCursor;
+pub use link_header::LinkHeaderPaginator;
+pub use next_url::NextUrlPaginator;
+pub use offset::OffsetPaginator;
+pub use page_number::PageNumberPaginator;
 pub use paginator::{Next, PageContext, PageState, Paginator};
 pub use records::RecordSelector;
+pub use single::SinglePage;

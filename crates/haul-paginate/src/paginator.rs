@@ -43,6 +43,8 @@ pub struct PageState {
     /// The total number of records, once some page announced it.
     pub total: Option<u64>,
     /// Paginator-specific values (kept small: they go into every checkpoint).
+    /// Built-in styles use the keys `auto` (the style [`AutoPaginator`](crate::AutoPaginator)
+    /// chose), `total_pages` and `records_seen`.
     pub extra: Map<String, Value>,
 }
 

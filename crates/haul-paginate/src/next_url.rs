@@ -1,0 +1,135 @@
+//! [`NextUrlPaginator`]: the body carries the URL of the next page.
+
+use haul_core::{Record, Request, Response};
+
+use crate::signals::{
+    bad_field, check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at,
+};
+use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
+
+/// Next-URL pagination: the response body holds the next page's URL at a
+/// JSON pointer, absolute or relative — `/next`, `/links/next`,
+/// `/@odata.nextLink` (Microsoft Graph), `/nextRecordsUrl` (Salesforce,
+/// relative). Relative URLs are resolved per RFC 3986 against the URL that
+/// answered (the request URL, or where it redirected to).
+///
+/// The URL is followed exactly as given (its query is not re-encoded). The
+/// dataset ends when the URL is missing, `null` or empty, or when the optional
+/// [`has_more_at`](NextUrlPaginator::has_more_at) flag is `false` even though
+/// a link is still present (Zendesk). A URL on another origin is refused by
+/// the [`Guard`](crate::Guard) unless allowed there.
+///
+/// ```
+/// use haul_paginate::{NextUrlPaginator, Next, PageContext, PageState, Paginator};
+/// use haul_core::{Request, Response};
+/// let pager = NextUrlPaginator::new("/nextRecordsUrl").records_at("/records");
+/// let mut state = PageState::default();
+/// let first = pager.first(Request::get("https://x.my.salesforce.com/services/data/v60.0/query?q=SELECT".parse()?), &mut state)?;
+/// let resp = Response::new(http::StatusCode::OK, first.url.clone(),
+///     r#"{"done":false,"records":[{"Id":"a"}],"nextRecordsUrl":"/services/data/v60.0/query/01g-2000"}"#);
+/// let records = pager.records(&resp)?;
+/// let page = PageContext { request: &first, response: &resp, records: &records, number: 1 };
+/// let Next::Request(next) = pager.next(&page, &mut state)? else { panic!() };
+/// assert_eq!(next.url.as_str(), "https://x.my.salesforce.com/services/data/v60.0/query/01g-2000");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct NextUrlPaginator {
+    pointer: String,
+    has_more: Option<String>,
+    selector: RecordSelector,
+    page_size: Option<(String, u64)>,
+}
+
+impl NextUrlPaginator {
+    /// Reads the next URL at `pointer` (e.g. `/@odata.nextLink`).
+    pub fn new(pointer: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            has_more: None,
+            selector: RecordSelector::Root,
+            page_size: None,
+        }
+    }
+
+    /// A boolean at `pointer` (e.g. `/meta/has_more`): `false` ends the
+    /// dataset even when a next link is present; `true` without a link is a
+    /// [`PaginateError::NoWayForward`] error.
+    pub fn has_more_at(mut self, pointer: impl Into<String>) -> Self {
+        self.has_more = Some(pointer.into());
+        self
+    }
+
+    /// Where the records are: a JSON pointer to an array.
+    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
+        self.selector = RecordSelector::pointer(pointer);
+        self
+    }
+
+    /// Where the records are, as any [`RecordSelector`].
+    pub fn selector(mut self, selector: RecordSelector) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// Sends the page size as query parameter `param` on the first request
+    /// (next URLs carry their own).
+    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
+        self.page_size = Some((param.into(), size));
+        self
+    }
+}
+
+impl Paginator for NextUrlPaginator {
+    fn name(&self) -> &'static str {
+        "next-url"
+    }
+
+    fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
+        check_pointer("next URL", &self.pointer)?;
+        if let Some(p) = &self.has_more {
+            check_pointer("has_more", p)?;
+        }
+        if let Some((param, size)) = &self.page_size {
+            base.set_query(param, &size.to_string());
+        }
+        Ok(base)
+    }
+
+    fn records(&self, response: &Response) -> Result<Vec<Record>, PaginateError> {
+        self.selector.select(response)
+    }
+
+    fn next(&self, page: &PageContext<'_>, _state: &mut PageState) -> Result<Next, PaginateError> {
+        let Some(text) = json_text(page.response)? else {
+            return Ok(Next::End);
+        };
+        let has_more = flag_at(page.response, text, self.has_more.as_deref())?;
+        if has_more == Some(false) {
+            return Ok(Next::End);
+        }
+        let raw = raw_at(page.response, text, &self.pointer)?;
+        let Some(link) = cursor_text(page.response, raw, &self.pointer)? else {
+            if has_more == Some(true) {
+                return Err(no_way_forward(
+                    page,
+                    format!(
+                        "the has_more flag is true, but there is no next URL at {}",
+                        self.pointer
+                    ),
+                ));
+            }
+            return Ok(Next::End);
+        };
+        let url = page.response.url.join(link.trim()).map_err(|e| {
+            bad_field(
+                page.response,
+                &self.pointer,
+                format!("not a URL or relative reference ({e})"),
+            )
+        })?;
+        let mut next = page.request.clone();
+        next.url = url;
+        Ok(Next::Request(next))
+    }
+}

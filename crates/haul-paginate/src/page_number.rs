@@ -1,0 +1,204 @@
+//! [`PageNumberPaginator`]: `page=N` pagination, 0- or 1-based.
+
+use haul_core::{Record, Request, Response};
+use serde_json::Value;
+
+use crate::stops::{MAX_REMAINING, StopSignals, query_number};
+use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
+
+/// State key for the records seen so far in the pass (compared with a total).
+const SEEN: &str = "records_seen";
+
+/// Page-number pagination: `page=1`, `page=2`, … (or from 0).
+///
+/// The dataset ends on whichever signal the API gives:
+///
+/// - an empty page (always);
+/// - the page count at [`total_pages_at`](PageNumberPaginator::total_pages_at)
+///   is reached;
+/// - the record count at [`total_at`](PageNumberPaginator::total_at) is
+///   reached by the records seen so far (remembered in [`PageState`], so a
+///   total sent on the first page only is enough; a missing one is no error);
+/// - the [`has_more_at`](PageNumberPaginator::has_more_at) flag is `false`;
+/// - a page shorter than the page size, only with
+///   [`stop_on_short_page(true)`](PageNumberPaginator::stop_on_short_page).
+///
+/// With a known total, [`Paginator::remaining`] lists every remaining request.
+///
+/// ```
+/// use haul_paginate::{Next, PageContext, PageNumberPaginator, PageState, Paginator};
+/// use haul_core::{Request, Response};
+/// let pager = PageNumberPaginator::new("page").first_page(0).page_size("per_page", 2).total_pages_at("/total_pages");
+/// let mut state = PageState::default();
+/// let first = pager.first(Request::get("https://api.example.com/items".parse()?), &mut state)?;
+/// assert_eq!(first.url.as_str(), "https://api.example.com/items?page=0&per_page=2");
+/// let resp = Response::new(http::StatusCode::OK, first.url.clone(), r#"{"total_pages":3,"items":[1,2]}"#);
+/// let pager = pager.records_at("/items");
+/// let records = pager.records(&resp)?;
+/// let page = PageContext { request: &first, response: &resp, records: &records, number: 1 };
+/// let Next::Request(next) = pager.next(&page, &mut state)? else { panic!() };
+/// assert_eq!(next.query("page").as_deref(), Some("1"));
+/// assert_eq!(pager.remaining(&page, &state).unwrap().len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PageNumberPaginator {
+    param: String,
+    first_page: u64,
+    page_size: Option<(String, u64)>,
+    stops: StopSignals,
+    selector: RecordSelector,
+}
+
+impl PageNumberPaginator {
+    /// Sends the page number as query parameter `param`, starting at 1.
+    pub fn new(param: impl Into<String>) -> Self {
+        Self {
+            param: param.into(),
+            first_page: 1,
+            page_size: None,
+            stops: StopSignals::default(),
+            selector: RecordSelector::Root,
+        }
+    }
+
+    /// The number of the first page: 1 (the default) or 0.
+    pub fn first_page(mut self, first: u64) -> Self {
+        self.first_page = first;
+        self
+    }
+
+    /// Sends the page size as query parameter `param` on every request.
+    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
+        self.page_size = Some((param.into(), size));
+        self
+    }
+
+    /// The total number of pages is at this JSON pointer (e.g. `/total_pages`).
+    pub fn total_pages_at(mut self, pointer: impl Into<String>) -> Self {
+        self.stops.total_pages = Some(pointer.into());
+        self
+    }
+
+    /// The total number of records is at this JSON pointer (e.g. `/total`).
+    pub fn total_at(mut self, pointer: impl Into<String>) -> Self {
+        self.stops.total = Some(pointer.into());
+        self
+    }
+
+    /// A boolean at this JSON pointer says whether more pages follow.
+    pub fn has_more_at(mut self, pointer: impl Into<String>) -> Self {
+        self.stops.has_more = Some(pointer.into());
+        self
+    }
+
+    /// Whether a page with fewer records than the page size ends the dataset
+    /// (default: no). Requires [`page_size`](PageNumberPaginator::page_size).
+    pub fn stop_on_short_page(mut self, stop: bool) -> Self {
+        self.stops.short_page = stop;
+        self
+    }
+
+    /// Where the records are: a JSON pointer to an array.
+    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
+        self.selector = RecordSelector::pointer(pointer);
+        self
+    }
+
+    /// Where the records are, as any [`RecordSelector`].
+    pub fn selector(mut self, selector: RecordSelector) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    fn at(&self, request: &Request, number: u64) -> Request {
+        let mut next = request.clone();
+        next.set_query(&self.param, &number.to_string());
+        if let Some((param, size)) = &self.page_size {
+            next.set_query(param, &size.to_string());
+        }
+        next
+    }
+}
+
+impl Paginator for PageNumberPaginator {
+    fn name(&self) -> &'static str {
+        "page"
+    }
+
+    fn first(&self, base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
+        self.stops.check()?;
+        if self.stops.short_page && self.page_size.is_none() {
+            return Err(PaginateError::Config(
+                "stop_on_short_page needs a page size to compare with".into(),
+            ));
+        }
+        if matches!(self.page_size, Some((_, 0))) {
+            return Err(PaginateError::Config(
+                "the page size must be at least 1".into(),
+            ));
+        }
+        Ok(self.at(&base, self.first_page))
+    }
+
+    fn records(&self, response: &Response) -> Result<Vec<Record>, PaginateError> {
+        self.selector.select(response)
+    }
+
+    fn next(&self, page: &PageContext<'_>, state: &mut PageState) -> Result<Next, PaginateError> {
+        let number = query_number(page.request, &self.param, self.first_page)?;
+        let signals = self.stops.observe(page, state)?;
+        let n = page.records.len() as u64;
+        let seen = seen(state).saturating_add(n);
+        state.extra.insert(SEEN.into(), Value::from(seen));
+        let pages_done = number.saturating_sub(self.first_page).saturating_add(1);
+        if n == 0 {
+            let claimed = signals.total_pages.is_some_and(|t| pages_done < t)
+                || signals.total.is_some_and(|t| seen < t)
+                || signals.has_more == Some(true);
+            self.stops.warn_if_more_claimed(page, claimed);
+            return Ok(Next::End);
+        }
+        let done = signals.total_pages.is_some_and(|t| pages_done >= t)
+            || signals.total.is_some_and(|t| seen >= t)
+            || signals.has_more == Some(false)
+            || (self.stops.short_page && self.page_size.as_ref().is_some_and(|(_, s)| n < *s));
+        Ok(if done {
+            Next::End
+        } else {
+            Next::Request(self.at(page.request, number.saturating_add(1)))
+        })
+    }
+
+    /// Call after [`Paginator::next`] for the same page (it counts the page's
+    /// records into the state).
+    fn remaining(&self, page: &PageContext<'_>, state: &PageState) -> Option<Vec<Request>> {
+        let signals = self.stops.peek(page, state).ok()?;
+        let number = query_number(page.request, &self.param, self.first_page).ok()?;
+        let pages_done = number.saturating_sub(self.first_page).saturating_add(1);
+        let n = page.records.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        let count = match (signals.total_pages, signals.total) {
+            (Some(pages), _) => pages.saturating_sub(pages_done),
+            (None, Some(total)) => {
+                let seen = state.extra.get(SEEN).and_then(Value::as_u64)?;
+                total.saturating_sub(seen).div_ceil(n)
+            }
+            (None, None) => return None,
+        };
+        if count > MAX_REMAINING {
+            return None;
+        }
+        Some(
+            (1..=count)
+                .map(|k| self.at(page.request, number + k))
+                .collect(),
+        )
+    }
+}
+
+fn seen(state: &PageState) -> u64 {
+    state.extra.get(SEEN).and_then(Value::as_u64).unwrap_or(0)
+}

@@ -1,0 +1,133 @@
+//! The end-of-data signals offset and page-number APIs give, read the same
+//! way for both styles.
+
+use haul_core::Request;
+use serde_json::Value;
+
+use crate::signals::{check_pointer, count_at, flag_at, json_text};
+use crate::{PageContext, PageState, PaginateError};
+
+/// State key for the number of pages the API announced.
+const TOTAL_PAGES: &str = "total_pages";
+
+/// More remaining requests than this are not handed out at once (a hostile
+/// or buggy total must not allocate without bound); the pass then goes on
+/// page by page.
+pub(crate) const MAX_REMAINING: u64 = 100_000;
+
+/// Which end-of-data signals a style listens to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StopSignals {
+    pub(crate) total: Option<String>,
+    pub(crate) total_pages: Option<String>,
+    pub(crate) has_more: Option<String>,
+    pub(crate) short_page: bool,
+}
+
+/// What one page said, merged with what earlier pages said.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Observed {
+    pub(crate) total: Option<u64>,
+    pub(crate) total_pages: Option<u64>,
+    pub(crate) has_more: Option<bool>,
+}
+
+impl StopSignals {
+    pub(crate) fn check(&self) -> Result<(), PaginateError> {
+        for (what, p) in [
+            ("total", &self.total),
+            ("total pages", &self.total_pages),
+            ("has_more", &self.has_more),
+        ] {
+            if let Some(p) = p {
+                check_pointer(what, p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads this page's signals. A total (or total page count) is remembered
+    /// in `state`, so an API that sends it on the first page only still ends
+    /// on time.
+    pub(crate) fn observe(
+        &self,
+        page: &PageContext<'_>,
+        state: &mut PageState,
+    ) -> Result<Observed, PaginateError> {
+        let seen = self.read(page)?;
+        if let Some(total) = seen.total {
+            state.total = Some(total);
+        }
+        if let Some(pages) = seen.total_pages {
+            state.extra.insert(TOTAL_PAGES.into(), Value::from(pages));
+        }
+        Ok(Observed {
+            total: state.total,
+            total_pages: total_pages(state),
+            has_more: seen.has_more,
+        })
+    }
+
+    /// Like [`StopSignals::observe`] without touching the state.
+    pub(crate) fn peek(
+        &self,
+        page: &PageContext<'_>,
+        state: &PageState,
+    ) -> Result<Observed, PaginateError> {
+        let seen = self.read(page)?;
+        Ok(Observed {
+            total: seen.total.or(state.total),
+            total_pages: seen.total_pages.or_else(|| total_pages(state)),
+            has_more: seen.has_more,
+        })
+    }
+
+    fn read(&self, page: &PageContext<'_>) -> Result<Observed, PaginateError> {
+        let response = page.response;
+        let Some(text) = json_text(response)? else {
+            return Ok(Observed {
+                total: None,
+                total_pages: None,
+                has_more: None,
+            });
+        };
+        Ok(Observed {
+            total: count_at(response, text, self.total.as_deref())?,
+            total_pages: count_at(response, text, self.total_pages.as_deref())?,
+            has_more: flag_at(response, text, self.has_more.as_deref())?,
+        })
+    }
+
+    /// Logs an empty page that contradicts the signals: the pass ends (there
+    /// is nothing to continue from) but the shortfall is said out loud.
+    pub(crate) fn warn_if_more_claimed(&self, page: &PageContext<'_>, claimed_more: bool) {
+        if claimed_more {
+            tracing::warn!(
+                url = %page.response.masked_url(),
+                page = page.number,
+                "empty page although the API announced more data; ending the pass"
+            );
+        }
+    }
+}
+
+fn total_pages(state: &PageState) -> Option<u64> {
+    state.extra.get(TOTAL_PAGES).and_then(Value::as_u64)
+}
+
+/// The numeric value of query parameter `param`, or `default` when absent.
+pub(crate) fn query_number(
+    request: &Request,
+    param: &str,
+    default: u64,
+) -> Result<u64, PaginateError> {
+    match request.query(param) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| {
+            PaginateError::Config(format!(
+                "query parameter {param}={v:?} of {} is not a page position",
+                request.masked_url()
+            ))
+        }),
+    }
+}
