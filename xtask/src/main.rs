@@ -21,6 +21,8 @@ tasks:
           --faults               inject a realistic mix of faults and an advertised rate limit
           --kill-after-pages N   abort the process after N pages (rerun to resume)
           --concurrency K        pages in flight when the remaining pages are known
+          --style S              pagination style: cursor (default), last-record,
+                                 header-cursor, next-url, link, offset, page, graphql, auto
   bench   measure haul against raw reqwest loops on the same local server
           (see `cargo xtask bench --help`)
 ";

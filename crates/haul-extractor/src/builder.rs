@@ -47,6 +47,7 @@ pub struct ExtractorBuilder {
     concurrency: Option<usize>,
     incremental: Option<Incremental>,
     max_records_per_page: Option<usize>,
+    allow_cross_origin: bool,
     max_pages: Option<Option<u64>>,
 }
 
@@ -170,6 +171,14 @@ impl ExtractorBuilder {
         self
     }
 
+    /// Follow next links that lead to another origin than the configured URL's
+    /// (they never receive credentials). Off by default: such a link is a
+    /// `PaginateError::CrossOrigin` naming both origins.
+    pub fn allow_cross_origin(mut self, allow: bool) -> Self {
+        self.allow_cross_origin = allow;
+        self
+    }
+
     /// Fail with `MaxPagesExceeded` rather than fetch more than `n` pages in one pass
     /// (`None`: no limit).
     pub fn max_pages(mut self, n: Option<u64>) -> Self {
@@ -223,6 +232,7 @@ impl ExtractorBuilder {
             concurrency: self.concurrency.unwrap_or(1).max(1),
             incremental: self.incremental,
             max_records_per_page: self.max_records_per_page.unwrap_or(250_000),
+            allow_cross_origin: self.allow_cross_origin,
             max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
         }))
     }

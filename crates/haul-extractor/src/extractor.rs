@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) concurrency: usize,
     /// Incremental extraction settings.
     pub(crate) incremental: Option<Incremental>,
+    /// Follow next links to other origins (never with credentials).
+    pub(crate) allow_cross_origin: bool,
     /// Sanity limit on records per page.
     pub(crate) max_records_per_page: usize,
     pub(crate) max_pages: Option<u64>,

@@ -60,7 +60,10 @@ impl Walker {
         request: Request,
         lower_bound: Option<String>,
     ) -> Self {
-        let guard = Guard::new(inner.max_pages);
+        // The configured URL's origin is the reference, also on resume.
+        let guard = Guard::new(inner.max_pages)
+            .with_origin(&inner.request.url)
+            .allow_cross_origin(inner.allow_cross_origin);
         Self {
             lower_bound,
             next: Some(request),

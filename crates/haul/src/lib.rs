@@ -12,7 +12,7 @@
 //! | concern | trait | defaults | crate |
 //! |---|---|---|---|
 //! | sending requests | [`Transport`] | [`ReqwestTransport`] | [`transport`] |
-//! | walking pages | [`Paginator`] | [`CursorPaginator`] | [`paginate`] |
+//! | walking pages | [`Paginator`] | [`CursorPaginator`], [`LastRecordCursor`], [`HeaderCursor`], [`NextUrlPaginator`], [`LinkHeaderPaginator`], [`OffsetPaginator`], [`PageNumberPaginator`], [`SinglePage`], [`AutoPaginator`] | [`paginate`] |
 //! | retrying | [`RetryPolicy`], [`Classifier`] | [`ExponentialBackoff`], [`HttpClassifier`] | [`retry`] |
 //! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`], [`HeaderAdaptive`], [`MaxInFlight`] | [`ratelimit`] |
 //! | storing | [`Sink`] | [`SqliteSink`], [`JsonLinesSink`], [`MemorySink`] | [`sink`] |
@@ -56,7 +56,11 @@ pub use haul_extractor::{
     BoundFormat, BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Incremental,
     Observer, RunSummary,
 };
-pub use haul_paginate::{CursorPaginator, Guard, PaginateError, Paginator, RecordSelector};
+pub use haul_paginate::{
+    AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
+    NextUrlPaginator, OffsetPaginator, PageNumberPaginator, PaginateError, Paginator,
+    RecordSelector, SinglePage,
+};
 pub use haul_ratelimit::{
     AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter, Unlimited,
 };

@@ -2,15 +2,14 @@
 
 mod progress;
 mod sink;
+mod styles;
 mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use haul::{
-    CursorPaginator, ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, RunSummary,
-};
+use haul::{ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, RunSummary};
 use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer};
 use serde::Serialize;
 
@@ -31,6 +30,7 @@ pub(crate) struct Options {
     kill_after_pages: Option<u64>,
     faults: bool,
     concurrency: usize,
+    style: String,
 }
 
 impl Options {
@@ -46,6 +46,7 @@ impl Options {
                 "--sink",
                 "--kill-after-pages",
                 "--concurrency",
+                "--style",
             ],
             &["--faults"],
         )?;
@@ -66,7 +67,15 @@ impl Options {
                 .transpose()?,
             faults: switches.contains(&"--faults"),
             concurrency: crate::number(&map, "--concurrency", 1)?,
+            style: map.get("--style").unwrap_or(&"cursor").to_string(),
         };
+        if !styles::STYLES.contains(&options.style.as_str()) {
+            return Err(format!(
+                "unknown --style {:?}; one of: {}",
+                options.style,
+                styles::STYLES.join(", ")
+            ));
+        }
         if options.page_size == 0 {
             return Err("--page-size must be at least 1".into());
         }
@@ -91,6 +100,7 @@ struct Report {
     page_size: usize,
     seed: u64,
     sink: &'static str,
+    style: String,
     output: String,
     faults: bool,
     server_requests: u64,
@@ -133,11 +143,12 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
     let generated = Instant::now();
     let dataset = Dataset::generate(options.seed, options.records);
     eprintln!(
-        "haul demo: {} records (seed {}) generated in {:.2?}; {} per page; sink {}{}",
+        "haul demo: {} records (seed {}) generated in {:.2?}; {} per page; {} pagination; sink {}{}",
         dataset.len(),
         options.seed,
         generated.elapsed(),
         options.page_size,
+        options.style,
         options.sink.name(),
         if options.faults { "; faults on" } else { "" },
     );
@@ -154,13 +165,11 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
         dataset.len() as u64,
         options.kill_after_pages,
     );
+    let (request, paginator) =
+        styles::configure(&options.style, &server, options.page_size as u64)?;
     let mut builder = Extractor::builder()
-        .url(server.url("/items").to_string())
-        .paginator(
-            CursorPaginator::new("/next_cursor", "cursor")
-                .records_at("/data")
-                .page_size("limit", options.page_size as u64),
-        )
+        .request(request)
+        .paginator(paginator)
         .stream(STREAM)
         .batch_size(5_000)
         .concurrency(options.concurrency)
@@ -244,6 +253,7 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
             page_size: options.page_size,
             seed: options.seed,
             sink: options.sink.name(),
+            style: options.style.clone(),
             output: sink.location(STREAM),
             faults: options.faults,
             server_requests: stats.requests,
