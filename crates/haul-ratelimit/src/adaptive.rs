@@ -58,6 +58,9 @@ struct State {
     blocked_until: Option<Duration>,
     /// Earliest next grant when spreading a low budget.
     next_spread: Option<Duration>,
+    /// Granted permits whose requests have not completed: a response's
+    /// `Remaining` does not count them yet.
+    in_flight: u64,
 }
 
 /// What one response said about the budget.
@@ -216,6 +219,7 @@ impl RateLimiter for HeaderAdaptive {
             }
             Some(left) => {
                 s.remaining = Some(left - 1);
+                s.in_flight += 1;
                 let low = s
                     .limit
                     .map_or(0.0, |l| (l as f64 * self.low_water).max(1.0));
@@ -227,7 +231,10 @@ impl RateLimiter for HeaderAdaptive {
                 }
                 Permit::Granted
             }
-            None => Permit::Granted,
+            None => {
+                s.in_flight += 1;
+                Permit::Granted
+            }
         }
     }
 
@@ -237,13 +244,25 @@ impl RateLimiter for HeaderAdaptive {
         if let Some(limit) = h.limit {
             s.limit = Some(limit);
         }
+        // Requests still in flight are not in the server's count yet.
+        let remaining = h.remaining.map(|r| r.saturating_sub(s.in_flight));
         if let Some(reset_in) = h.reset_in {
             let reset_at = now + reset_in;
-            let new_window = s
-                .reset_at
-                .is_none_or(|old| reset_at > old + Duration::from_millis(500));
+            let slack = Duration::from_millis(500);
+            if s.reset_at.is_some_and(|old| reset_at + slack < old) {
+                // An earlier reset than the one we track: a late response from
+                // an earlier window, or a server that moved its window. Its
+                // count says nothing about the current window, but an
+                // exhausted budget is still honored until its reset.
+                if h.remaining == Some(0) {
+                    let until = reset_at + self.margin;
+                    s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+                }
+                return;
+            }
+            let new_window = s.reset_at.is_none_or(|old| reset_at > old + slack);
             s.reset_at = Some(reset_at);
-            if let Some(remaining) = h.remaining {
+            if let Some(remaining) = remaining {
                 // Within one window, responses can arrive out of order: trust the
                 // lower count. A new window replaces the count.
                 s.remaining = Some(match s.remaining {
@@ -251,7 +270,7 @@ impl RateLimiter for HeaderAdaptive {
                     _ => remaining,
                 });
             }
-        } else if let Some(remaining) = h.remaining {
+        } else if let Some(remaining) = remaining {
             s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
         }
         if let Some(wait) = h.retry_after {
@@ -265,6 +284,12 @@ impl RateLimiter for HeaderAdaptive {
         if let Some(left) = s.remaining.as_mut() {
             *left += 1;
         }
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
+
+    fn release(&self) {
+        let mut s = self.state();
+        s.in_flight = s.in_flight.saturating_sub(1);
     }
 }
 

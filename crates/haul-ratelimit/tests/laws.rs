@@ -110,3 +110,161 @@ mod adaptive {
         }
     }
 }
+
+/// A model of the end-to-end case, without I/O: several streams share
+/// one [`HeaderAdaptive`] against a server with a fixed-window limit (the
+/// testkit's: the window opens with the first request after the previous one
+/// closed, `X-RateLimit-Reset` in delta seconds rounded up). Requests and
+/// responses travel with arbitrary delays, in any order, while time moves on.
+mod shared_adaptive {
+    use std::time::{Duration, SystemTime};
+
+    use haul_core::Response;
+    use haul_ratelimit::{HeaderAdaptive, Permit, RateLimiter};
+    use proptest::prelude::*;
+
+    const LIMIT: u64 = 10;
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    #[derive(Default)]
+    struct Server {
+        window: Option<(Duration, u64)>,
+        refused: u64,
+    }
+
+    impl Server {
+        /// Counts one request arriving at `now` and answers it.
+        fn answer(&mut self, now: Duration) -> Response {
+            let (start, count) = match self.window {
+                Some((start, count)) if now < start + WINDOW => (start, count + 1),
+                _ => (now, 1),
+            };
+            self.window = Some((start, count));
+            let reset_in = start + WINDOW - now;
+            let reset_secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
+            let allowed = count <= LIMIT;
+            if !allowed {
+                self.refused += 1;
+            }
+            let status = if allowed {
+                http::StatusCode::OK
+            } else {
+                http::StatusCode::TOO_MANY_REQUESTS
+            };
+            let mut response = Response::new(
+                status,
+                "https://api.example.com/"
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+                "",
+            )
+            .with_header("x-ratelimit-limit", &LIMIT.to_string())
+            .with_header(
+                "x-ratelimit-remaining",
+                &LIMIT.saturating_sub(count).to_string(),
+            )
+            .with_header("x-ratelimit-reset", &reset_secs.to_string());
+            if !allowed {
+                response = response.with_header("retry-after", &reset_secs.max(1).to_string());
+            }
+            response
+        }
+    }
+
+    #[derive(Clone)]
+    enum Stream {
+        /// Wants to send at or after this time.
+        Idle(Duration),
+        /// Granted; the request has not reached the server yet.
+        Sent,
+        /// The server answered; the response is on its way back.
+        Answered(Box<Response>),
+    }
+
+    #[derive(Clone, Copy)]
+    enum Action {
+        Acquire(usize),
+        Arrive(usize),
+        Deliver(usize),
+        /// Lets time pass (to the next wake-up when every stream waits).
+        Tick,
+    }
+
+    /// Runs the model: each step picks one of the actions possible then.
+    fn simulate(streams: usize, steps: &[(u16, u16)]) -> Server {
+        let limiter = HeaderAdaptive::new();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let mut server = Server::default();
+        let mut state = vec![Stream::Idle(Duration::ZERO); streams];
+        let mut now = Duration::ZERO;
+        for &(pick, tick_ms) in steps {
+            let mut possible = vec![Action::Tick];
+            for (i, stream) in state.iter().enumerate() {
+                possible.push(match stream {
+                    Stream::Idle(at) if now >= *at => Action::Acquire(i),
+                    Stream::Idle(_) => continue,
+                    Stream::Sent => Action::Arrive(i),
+                    Stream::Answered(_) => Action::Deliver(i),
+                });
+            }
+            match possible[usize::from(pick) % possible.len()] {
+                Action::Acquire(i) => match limiter.try_acquire(now) {
+                    Permit::Granted => state[i] = Stream::Sent,
+                    Permit::Wait(d) => state[i] = Stream::Idle(now + d),
+                },
+                Action::Arrive(i) => state[i] = Stream::Answered(Box::new(server.answer(now))),
+                Action::Deliver(i) => {
+                    if let Stream::Answered(response) = &state[i] {
+                        // As the extractor does: the permit is released when
+                        // the exchange ends, then the response is observed.
+                        limiter.release();
+                        limiter.observe(response, now, wall);
+                    }
+                    state[i] = Stream::Idle(now);
+                }
+                Action::Tick => {
+                    let next_wake = state
+                        .iter()
+                        .map(|s| match s {
+                            Stream::Idle(at) => Some(*at),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()
+                        .and_then(|wakes| wakes.into_iter().min());
+                    now = match next_wake {
+                        Some(at) if at > now => at,
+                        _ => now + Duration::from_millis(u64::from(tick_ms % 200)),
+                    };
+                }
+            }
+        }
+        server
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// One stream: never refused, however slow the network.
+        #[test]
+        fn a_single_stream_is_never_refused(
+            steps in proptest::collection::vec((any::<u16>(), any::<u16>()), 1..800),
+        ) {
+            let server = simulate(1, &steps);
+            prop_assert_eq!(server.refused, 0);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Up to 4 streams sharing the limiter: the server never has to refuse.
+        #[test]
+        fn shared_by_concurrent_streams_it_is_never_refused(
+            streams in 2usize..=4,
+            steps in proptest::collection::vec((any::<u16>(), any::<u16>()), 1..800),
+        ) {
+            let server = simulate(streams, &steps);
+            prop_assert_eq!(server.refused, 0);
+        }
+    }
+}

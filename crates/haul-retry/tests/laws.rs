@@ -171,3 +171,78 @@ fn an_empty_budget_stops_retries_and_successes_refill_it() {
         RetryDecision::RetryAfter(_)
     ));
 }
+
+proptest! {
+    /// `Retry-After` as an HTTP-date, read by the classifier from a 429 or a
+    /// 503, is waited exactly, or refused with the wait it asked for when it
+    /// passes the cap.
+    #[test]
+    fn http_date_retry_after_is_honored_up_to_its_cap(
+        ahead in 0u64..2_000, cap in 0u64..1_000, throttled in any::<bool>(),
+    ) {
+        use haul_core::Response;
+        use haul_retry::{Classifier, HttpClassifier, Outcome};
+        use std::time::SystemTime;
+
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let status = if throttled { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::SERVICE_UNAVAILABLE };
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(ahead));
+        let response = Response::new(status, "https://api.example.com/items".parse().unwrap(), "")
+            .with_header("retry-after", &date);
+        let class = HttpClassifier.classify(Outcome::Response(&response), now);
+        prop_assert_eq!(class.retry_after(), Some(Duration::from_secs(ahead)));
+        let is_throttled = matches!(class, Classification::Throttled { .. });
+        prop_assert!(is_throttled, "{:?}", class);
+        let policy = ExponentialBackoff::default()
+            .max_retry_after(Duration::from_secs(cap))
+            .max_elapsed(Duration::MAX)
+            .budget(None);
+        let req = get();
+        let ctx = RetryContext { attempt: 1, elapsed: Duration::ZERO, request: &req, classification: &class };
+        let expected = if ahead <= cap {
+            RetryDecision::RetryAfter(Duration::from_secs(ahead))
+        } else {
+            RetryDecision::GiveUp(GiveUp::RetryAfterTooLong {
+                asked: Duration::from_secs(ahead),
+                cap: Duration::from_secs(cap),
+            })
+        };
+        prop_assert_eq!(policy.decide(&ctx), expected);
+    }
+
+    /// Policies sharing one budget (one per stream) together retry no more
+    /// than it pays for; the first refusal is `BudgetExhausted`, for every
+    /// stream alike.
+    #[test]
+    fn policies_sharing_a_budget_retry_no_more_than_it_pays_for(
+        capacity in 0u32..100, cost in 1u32..10, turns in proptest::collection::vec(0usize..4, 1..100),
+    ) {
+        let budget = Arc::new(RetryBudget::new(capacity, cost, cost * 2));
+        let policies: Vec<ExponentialBackoff> = (0..4)
+            .map(|seed| {
+                ExponentialBackoff::default()
+                    .seed(seed)
+                    .max_attempts(u32::MAX)
+                    .max_elapsed(Duration::MAX)
+                    .budget(Some(budget.clone()))
+            })
+            .collect();
+        let req = get();
+        let class = server_error(None);
+        let mut attempts = [0u32; 4];
+        let mut retries = 0u32;
+        for stream in turns.iter().copied() {
+            attempts[stream] += 1;
+            let ctx = RetryContext { attempt: attempts[stream], elapsed: Duration::ZERO, request: &req, classification: &class };
+            match policies[stream].decide(&ctx) {
+                RetryDecision::RetryAfter(_) => retries += 1,
+                RetryDecision::GiveUp(why) => {
+                    prop_assert_eq!(why, GiveUp::BudgetExhausted);
+                    prop_assert!(budget.available() < cost);
+                }
+            }
+        }
+        prop_assert_eq!(retries, (capacity / cost).min(turns.len() as u32));
+        prop_assert_eq!(budget.available(), capacity - retries * cost);
+    }
+}
