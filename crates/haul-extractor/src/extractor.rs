@@ -201,6 +201,19 @@ impl Extractor {
         }
     }
 
+    /// Runs several streams at once into one sink, each with its own
+    /// checkpoint; returns each stream's result in the order given.
+    ///
+    /// Build the extractors with the same `Arc`'d transport and rate limiter to
+    /// share one connection pool and one budget (several endpoints of one
+    /// API, or partitions of a backfill).
+    pub async fn run_all(
+        extractors: &[Extractor],
+        sink: &dyn Sink,
+    ) -> Vec<Result<RunSummary, ExtractError>> {
+        futures::future::join_all(extractors.iter().map(|e| e.run(sink))).await
+    }
+
     /// The first request of a fresh pass: the configured one, narrowed by the
     /// incremental lower bound when the destination already holds data.
     async fn first_request(
