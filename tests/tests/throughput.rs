@@ -224,3 +224,160 @@ async fn streams_sharing_one_limiter_stay_within_its_quota() {
         "{requests} requests in {elapsed:?} exceed 40/s + burst 4"
     );
 }
+
+mod adaptive_concurrency {
+    //! Scenario tests for AIMD concurrency against a simulated server with a
+    //! latency knee and a rate cap, under paused tokio time (no sockets).
+
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use haul::core::{Request, Response, TransportError};
+    use haul::extractor::{Event, Observer};
+    use haul::ratelimit::AdaptiveConcurrency;
+    use haul::{ExponentialBackoff, Extractor, MemorySink, OffsetPaginator, Transport};
+
+    const TOTAL: u64 = 20_000;
+    const PAGE: u64 = 10;
+
+    /// Latency grows linearly past `knee` requests in flight; more than
+    /// `cap` requests in one second are answered 429.
+    struct KneeServer {
+        knee: usize,
+        base: Duration,
+        cap: u64,
+        in_flight: AtomicUsize,
+        window: Mutex<(tokio::time::Instant, u64)>,
+        throttled: AtomicU64,
+    }
+
+    impl KneeServer {
+        fn new(knee: usize, cap: u64) -> Self {
+            Self {
+                knee,
+                base: Duration::from_millis(20),
+                cap,
+                in_flight: AtomicUsize::new(0),
+                window: Mutex::new((tokio::time::Instant::now(), 0)),
+                throttled: AtomicU64::new(0),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Transport for KneeServer {
+        async fn send(&self, request: &Request) -> Result<Response, TransportError> {
+            let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            let latency = self.base.mul_f64((n as f64 / self.knee as f64).max(1.0));
+            let over = {
+                let mut w = self.window.lock().unwrap();
+                let now = tokio::time::Instant::now();
+                if now.duration_since(w.0) >= Duration::from_secs(1) {
+                    *w = (now, 0);
+                }
+                w.1 += 1;
+                w.1 > self.cap
+            };
+            tokio::time::sleep(latency).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let mut response = if over {
+                self.throttled.fetch_add(1, Ordering::SeqCst);
+                Response::new(http::StatusCode::TOO_MANY_REQUESTS, request.url.clone(), "")
+            } else {
+                let offset: u64 = request
+                    .query("offset")
+                    .and_then(|o| o.parse().ok())
+                    .unwrap_or(0);
+                let end = (offset + PAGE).min(TOTAL);
+                let items: Vec<String> = (offset..end).map(|i| format!("{{\"id\":{i}}}")).collect();
+                Response::new(
+                    http::StatusCode::OK,
+                    request.url.clone(),
+                    format!("{{\"results\":[{}],\"total\":{TOTAL}}}", items.join(",")),
+                )
+            };
+            response.elapsed = latency;
+            Ok(response)
+        }
+    }
+
+    /// Samples the limit after every page.
+    struct Sampler(Arc<AdaptiveConcurrency>, Mutex<Vec<usize>>);
+
+    impl Observer for Sampler {
+        fn on_event(&self, event: &Event<'_>) {
+            if let Event::PageFetched { .. } = event {
+                self.1.lock().unwrap().push(self.0.limit());
+            }
+        }
+    }
+
+    async fn scenario(server: Arc<KneeServer>) -> Vec<usize> {
+        let limiter = Arc::new(AdaptiveConcurrency::new(1, 64));
+        let sampler = Arc::new(Sampler(limiter.clone(), Mutex::new(Vec::new())));
+        let extractor = Extractor::builder()
+            .url("http://knee.test/items")
+            .paginator(
+                OffsetPaginator::new("offset")
+                    .limit("limit", PAGE)
+                    .total_at("/total")
+                    .records_at("/results"),
+            )
+            .transport(server)
+            .rate_limiter(limiter)
+            .retry(
+                ExponentialBackoff::default()
+                    .seed(3)
+                    .base(Duration::from_millis(10))
+                    .cap(Duration::from_millis(200))
+                    .max_attempts(20)
+                    .budget(None),
+            )
+            .concurrency(64)
+            .observer(sampler.clone())
+            .build()
+            .unwrap();
+        let sink = MemorySink::with_primary_key("/id");
+        let summary = extractor.run(&sink).await.unwrap();
+        assert_eq!(summary.records, TOTAL);
+        assert_eq!(sink.records("default").len() as u64, TOTAL);
+        let samples = sampler.1.lock().unwrap().clone();
+        samples
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limit_settles_around_the_latency_knee() {
+        let server = Arc::new(KneeServer::new(16, 1_000_000));
+        let samples = scenario(server).await;
+        // After warm-up (the first quarter), the limit stays near the knee:
+        // latency doubles at 32 in flight, so AIMD oscillates below that and
+        // never runs to the 64 ceiling.
+        let settled = &samples[samples.len() / 4..];
+        let (lo, hi) = (
+            *settled.iter().min().unwrap(),
+            *settled.iter().max().unwrap(),
+        );
+        assert!(lo >= 8, "limit fell to {lo}: {settled:?}");
+        assert!(hi <= 40, "limit grew to {hi}, past the knee: {settled:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_shrinks_the_limit_below_a_rate_cap() {
+        // Latency never rises (knee 64), but more than 300 requests/s are
+        // refused: at 20 ms a limit of 6 already reaches 300/s.
+        let server = Arc::new(KneeServer::new(64, 300));
+        let samples = scenario(server.clone()).await;
+        let settled = &samples[samples.len() / 4..];
+        let hi = *settled.iter().max().unwrap();
+        assert!(hi <= 24, "limit grew to {hi} despite 429s: {settled:?}");
+        assert!(
+            server.throttled.load(Ordering::SeqCst) > 0,
+            "the scenario must actually throttle"
+        );
+        let lo = *settled.iter().min().unwrap();
+        assert!(lo < hi, "the limit never backed off: {settled:?}");
+    }
+}

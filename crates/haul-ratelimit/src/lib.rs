@@ -7,6 +7,7 @@
 //!   `RateLimit` headers and `Retry-After`, and never sends between
 //!   `Remaining: 0` and the reset;
 //! - [`MaxInFlight`]: a cap on concurrent requests;
+//! - [`AdaptiveConcurrency`]: an in-flight cap that finds the server's knee (AIMD);
 //! - [`AllOf`]: composes them; [`Unlimited`]: grants everything.
 //!
 //! Limiters are synchronous and take time as an argument, so their laws are
@@ -32,12 +33,14 @@
 //! ```
 
 mod adaptive;
+mod adaptive_concurrency;
 mod chain;
 mod concurrency;
 mod limiter;
 mod pacer;
 
 pub use adaptive::{HeaderAdaptive, RateLimitHeaders};
+pub use adaptive_concurrency::AdaptiveConcurrency;
 pub use chain::AllOf;
 pub use concurrency::MaxInFlight;
 pub use limiter::{Permit, RateLimiter, Unlimited};

@@ -62,7 +62,8 @@ pub use haul_paginate::{
     RecordSelector, SinglePage,
 };
 pub use haul_ratelimit::{
-    AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter, Unlimited,
+    AdaptiveConcurrency, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter,
+    Unlimited,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError, SqliteSink, StreamConfig};
