@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::instant::format_rfc3339;
 use crate::rng::SplitMix64;
 
 /// `2026-01-01T00:00:00Z` as Unix seconds: the first record's `updated_at`.
@@ -68,12 +69,30 @@ const TAGS: &[&str] = &[
 ///
 /// `updated_at` is RFC 3339 UTC and non-decreasing with `id`; about a quarter
 /// of the records share their predecessor's timestamp. `big` is above 2^53.
-/// Cloning is cheap: the records are shared.
+/// [`mutated`](Dataset::mutated) derives the next version of the data, as an
+/// API's data changes between two runs (its `updated_at` is then no longer
+/// ordered by `id`). Cloning is cheap: the records are shared.
 #[derive(Clone, Default)]
 pub struct Dataset {
     seed: u64,
     records: Arc<[String]>,
     updated_at: Arc<[String]>,
+    /// `updated_at` as Unix seconds, for `updated_since` filters.
+    updated_secs: Arc<[u64]>,
+}
+
+/// What [`Dataset::mutated`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mutation {
+    /// Ids of the records rewritten in place, ascending.
+    pub updated: Vec<u64>,
+    /// Ids of the records appended, ascending.
+    pub added: Vec<u64>,
+    /// The earliest `updated_at` given to a changed or added record (RFC
+    /// 3339), later than every `updated_at` before the mutation; `None` when
+    /// nothing changed.
+    pub changed_since: Option<String>,
 }
 
 impl Dataset {
@@ -83,6 +102,7 @@ impl Dataset {
         let mut rng = SplitMix64::new(seed);
         let mut records = Vec::with_capacity(len);
         let mut updated_at = Vec::with_capacity(len);
+        let mut updated_secs = Vec::with_capacity(len);
         let mut secs = BASE_EPOCH;
         for index in 0..len {
             let id = index as u64 + 1;
@@ -92,37 +112,123 @@ impl Dataset {
                 secs += 1 + rng.below(90);
             }
             let timestamp = format_rfc3339(secs);
-            let name = format!(
-                "{} {} {} #{id}",
-                rng.pick(FIRST),
-                rng.pick(LAST),
-                rng.pick(PLACE)
-            );
-            let tags = (0..rng.below(4)).map(|_| rng.pick(TAGS)).collect();
-            let quoted = format!("say \"hi\" to C:\\haul\\{id}\nline 2\tend");
-            let record = Record {
-                id,
-                updated_at: &timestamp,
-                name: &name,
-                score: (rng.below(200_000) as f64 - 100_000.0) / 100.0,
-                big: BIG_BASE + id,
-                tags,
-                nested: Nested {
-                    a: rng.below(2_000_001) as i64 - 1_000_000,
-                    b: Inner { c: &quoted },
-                },
-            };
-            records.push(render(&record));
+            records.push(draw_record(&mut rng, id, &timestamp));
             updated_at.push(timestamp);
+            updated_secs.push(secs);
         }
         Dataset {
             seed,
             records: records.into(),
             updated_at: updated_at.into(),
+            updated_secs: updated_secs.into(),
         }
     }
 
-    /// The seed this dataset was generated from.
+    /// The next version of this data, as an API's data changes between two
+    /// runs; the same arguments always give the same result.
+    ///
+    /// About `update_fraction` of the records (rounded to a whole count,
+    /// clamped to `[0, 1]`) are rewritten in place with new content and an
+    /// `updated_at` later than every existing one, then `add_count` new
+    /// records are appended with the next ids and later timestamps still.
+    /// Changed records share timestamps a quarter of the time, as generated
+    /// ones do. Unchanged records keep their exact text; only changed ones
+    /// are rendered again.
+    ///
+    /// ```
+    /// use haul_testkit::Dataset;
+    ///
+    /// let before = Dataset::generate(1, 1000);
+    /// let (after, mutation) = before.mutated(9, 0.01, 5);
+    /// assert_eq!(mutation.updated.len(), 10);
+    /// assert_eq!(mutation.added, [1001, 1002, 1003, 1004, 1005]);
+    /// assert_eq!(after.len(), 1005);
+    /// let newest_before = before.updated_at(999).unwrap();
+    /// for id in mutation.updated.iter().chain(&mutation.added) {
+    ///     let index = *id as usize - 1;
+    ///     assert!(after.updated_at(index).unwrap() > newest_before);
+    /// }
+    /// ```
+    pub fn mutated(
+        &self,
+        seed: u64,
+        update_fraction: f64,
+        add_count: usize,
+    ) -> (Dataset, Mutation) {
+        let mut rng = SplitMix64::new(seed);
+        let len = self.len();
+        let fraction = if update_fraction.is_nan() {
+            0.0
+        } else {
+            update_fraction.clamp(0.0, 1.0)
+        };
+        let count = ((fraction * len as f64).round() as usize).min(len);
+        // A partial Fisher-Yates shuffle picks `count` distinct indices.
+        let mut order: Vec<usize> = (0..len).collect();
+        for i in 0..count {
+            let j = i + rng.below((len - i) as u64) as usize;
+            order.swap(i, j);
+        }
+        let mut chosen = order;
+        chosen.truncate(count);
+        chosen.sort_unstable();
+
+        let mut records = self.records.to_vec();
+        let mut updated_at = self.updated_at.to_vec();
+        let mut updated_secs = self.updated_secs.to_vec();
+        let newest = self.updated_secs.iter().copied().max();
+        let mut last: Option<u64> = None;
+        let mut stamp = |rng: &mut SplitMix64| {
+            let at = match last {
+                // Strictly later than everything before the mutation.
+                None => newest.map_or(BASE_EPOCH, |newest| newest + 1 + rng.below(30)),
+                Some(previous) if rng.below(4) == 0 => previous,
+                Some(previous) => previous + 1 + rng.below(30),
+            };
+            last = Some(at);
+            at
+        };
+        let mut mutation = Mutation::default();
+        for &index in &chosen {
+            let id = index as u64 + 1;
+            let at = stamp(&mut rng);
+            let timestamp = format_rfc3339(at);
+            if let (Some(record), Some(text), Some(stored)) = (
+                records.get_mut(index),
+                updated_at.get_mut(index),
+                updated_secs.get_mut(index),
+            ) {
+                *record = draw_record(&mut rng, id, &timestamp);
+                *text = timestamp;
+                *stored = at;
+            }
+            mutation.updated.push(id);
+        }
+        for index in len..len.saturating_add(add_count) {
+            let id = index as u64 + 1;
+            let at = stamp(&mut rng);
+            let timestamp = format_rfc3339(at);
+            records.push(draw_record(&mut rng, id, &timestamp));
+            updated_at.push(timestamp);
+            updated_secs.push(at);
+            mutation.added.push(id);
+        }
+        // The first record stamped has the earliest new timestamp.
+        mutation.changed_since = mutation
+            .updated
+            .first()
+            .or(mutation.added.first())
+            .and_then(|id| updated_at.get(*id as usize - 1).cloned());
+        let dataset = Dataset {
+            seed: self.seed,
+            records: records.into(),
+            updated_at: updated_at.into(),
+            updated_secs: updated_secs.into(),
+        };
+        (dataset, mutation)
+    }
+
+    /// The seed this dataset was generated from (kept by [`mutated`](Dataset::mutated)).
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -156,6 +262,18 @@ impl Dataset {
     pub fn ids(&self) -> impl Iterator<Item = u64> + use<> {
         1..=self.len() as u64
     }
+
+    /// The records whose `updated_at` is at or after `since` (Unix seconds):
+    /// their indices and texts, in id order.
+    pub(crate) fn since(&self, since: u64) -> (Vec<usize>, Vec<String>) {
+        self.updated_secs
+            .iter()
+            .zip(self.records.iter())
+            .enumerate()
+            .filter(|(_, (secs, _))| **secs >= since)
+            .map(|(index, (_, record))| (index, record.clone()))
+            .unzip()
+    }
 }
 
 impl fmt::Debug for Dataset {
@@ -166,6 +284,32 @@ impl fmt::Debug for Dataset {
             .field("len", &self.len())
             .finish()
     }
+}
+
+/// Draws the content of record `id` from `rng` and renders it.
+fn draw_record(rng: &mut SplitMix64, id: u64, timestamp: &str) -> String {
+    let name = format!(
+        "{} {} {} #{id}",
+        rng.pick(FIRST),
+        rng.pick(LAST),
+        rng.pick(PLACE)
+    );
+    let tags = (0..rng.below(4)).map(|_| rng.pick(TAGS)).collect();
+    let quoted = format!("say \"hi\" to C:\\haul\\{id}\nline 2\tend");
+    // Field initializers run in order: score draws before nested.a.
+    let record = Record {
+        id,
+        updated_at: timestamp,
+        name: &name,
+        score: (rng.below(200_000) as f64 - 100_000.0) / 100.0,
+        big: BIG_BASE + id,
+        tags,
+        nested: Nested {
+            a: rng.below(2_000_001) as i64 - 1_000_000,
+            b: Inner { c: &quoted },
+        },
+    };
+    render(&record)
 }
 
 #[derive(Serialize)]
@@ -196,46 +340,11 @@ fn render(record: &Record<'_>) -> String {
         .unwrap_or_else(|err| unreachable!("record serialization failed: {err}"))
 }
 
-/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-fn format_rfc3339(secs: u64) -> String {
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(BASE_EPOCH), "2026-01-01T00:00:00Z");
-        // 2028-02-29T23:59:59Z, a leap day.
-        assert_eq!(format_rfc3339(1_835_481_599), "2028-02-29T23:59:59Z");
-        assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn records_have_the_documented_shape() {

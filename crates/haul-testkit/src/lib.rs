@@ -6,7 +6,10 @@
 //! sharing one `updated_at`. [`FakeApi`] serves them over HTTP/1.1 on
 //! `127.0.0.1` in every pagination style real APIs use, injects seeded
 //! [`Faults`], enforces an optional [`RateLimit`], and counts what it served
-//! in [`Stats`].
+//! in [`Stats`]. Its data can change between runs
+//! ([`RunningServer::mutate`]), its data endpoints can require credentials
+//! ([`AuthRequirement`], with an OAuth2 token endpoint), and it records the
+//! credentials each request carried ([`RunningServer::seen_credentials`]).
 //!
 //! # Endpoints
 //!
@@ -30,6 +33,12 @@
 //! | `GET /page?page=&page_size=&base=` | `{"items":[…],"page":p,"total_pages":T}` | an empty page, or past `T` |
 //! | `POST /graphql` | `{"data":{"items":{"nodes":[…],"pageInfo":{"hasNextPage":true,"endCursor":"c_…"}}}}` | `"hasNextPage":false` |
 //!
+//! Every pagination endpoint takes `updated_since=<RFC 3339 or Unix
+//! seconds>`: it then pages through only the records whose `updated_at` is
+//! at or after it, still in id order, and cursors, offsets and page numbers
+//! count within that view (at `/last-record`, `starting_after=<id>` starts
+//! after that id). A bad value is a 400 `invalid_parameter`.
+//!
 //! Details:
 //!
 //! - `/last-record`: record ids are `index + 1`; `starting_after` must be
@@ -39,6 +48,9 @@
 //! - `/link`: pages start at 1; the header lists `prev`, `next`, `last`,
 //!   `first` in that order (`prev` and `first` from page 2 on, `last` before
 //!   the last page), as absolute URLs keeping the other query parameters.
+//! - Absolute links point to this server, or to the
+//!   [`link_base`](FakeApiBuilder::link_base) if set, and leave out a
+//!   required API-key query parameter (the client adds it per request).
 //! - `/offset`: `&total=first` sends `total` only with `offset=0`,
 //!   `&total=none` never (the end is then an empty page).
 //! - `/page`: `&base=0` counts pages from 0 (default 1); `T` is
@@ -58,9 +70,33 @@
 //!   (`c_0` or `page=1` when it is also the first page) instead of ending.
 //!   At `/last-record` the last page says `has_more: true` and
 //!   `starting_after=<last id>` serves it again (not possible when empty).
+//! - `fail_at=k[&fail_status=s]` (`k >= 1`): page `k` answers status `s`
+//!   (any 4xx or 5xx, default 500) every time, with the JSON error code
+//!   `injected_failure`, counted in [`Stats::failed_pages`]: a server that
+//!   fails permanently at page `k`, behind retries or not.
 //!
-//! Probes, never faulted or rate limited: `GET /bytes?n=N[&chunked=true]`
-//! streams `N` bytes of `x`; `GET /slow?ms=M` answers `{}` after `M` ms.
+//! Probes, never faulted, rate limited or authenticated: `GET /bytes?n=N[&chunked=true]`
+//! streams `N` bytes of `x`; `GET /slow?ms=M` answers `{}` after `M` ms;
+//! `GET /redirect?to=<url>[&status=301|302|303|307|308]` answers that
+//! redirect (default 302) to `<url>` verbatim.
+//!
+//! # Credentials
+//!
+//! [`FakeApiBuilder::require_auth`] makes the pagination endpoints answer
+//! `401` (with a `WWW-Authenticate` challenge for the `Authorization`
+//! schemes) unless a request carries the [`AuthRequirement`]: a bearer
+//! token, HTTP Basic, an API key in a header or the query, or an OAuth2
+//! token this server issued. `POST /oauth/token` implements the client
+//! credentials grant for the [`OAuthClient`] configured with
+//! [`FakeApiBuilder::oauth_client`] (form fields or HTTP Basic), issuing
+//! tokens that expire on tokio's clock and that
+//! [`RunningServer::revoke_tokens`] invalidates at once.
+//!
+//! Every request carrying something that looks like a credential is kept,
+//! with the raw values, in [`RunningServer::seen_credentials`]. A trap
+//! server is a second `FakeApi`: point the first one's next links at it
+//! with [`FakeApiBuilder::link_base`], or redirect to it through
+//! `/redirect`, and assert that it saw no credentials.
 //!
 //! # Faults and rate limits
 //!
@@ -107,21 +143,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod body;
 mod dataset;
 mod endpoints;
 mod faults;
 mod inject;
+mod instant;
+mod live;
 mod params;
 mod ratelimit;
 mod reply;
 mod rng;
 mod routes;
+mod seen;
 mod server;
 mod stats;
 
-pub use dataset::Dataset;
+pub use auth::{AuthRequirement, OAuthClient};
+pub use dataset::{Dataset, Mutation};
 pub use faults::{FaultKind, Faults, RetryAfterStyle};
 pub use ratelimit::{RateLimit, ResetStyle};
+pub use seen::{CredentialPlace, SeenCredential, SeenRequest};
 pub use server::{FakeApi, FakeApiBuilder, RunningServer};
 pub use stats::Stats;

@@ -49,9 +49,12 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// The response, counting 400s and 404s.
+    /// The response, counting `fail_at` pages, 400s and 404s.
     pub(crate) fn into_response(self, counters: &Counters) -> Response<Body> {
         match self.status {
+            _ if self.code == crate::endpoints::FAILED_PAGE => {
+                Counters::bump(&counters.failed_pages, 1);
+            }
             StatusCode::NOT_FOUND => {
                 Counters::bump(&counters.not_found, 1);
             }

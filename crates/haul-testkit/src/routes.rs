@@ -1,5 +1,6 @@
-//! Request routing: probes go straight to their handler; data requests pass
-//! the rate limit and fault injection around their pagination style.
+//! Request routing: probes, the token endpoint and the redirect go straight
+//! to their handler; data requests pass the auth check, the rate limit and
+//! fault injection around their pagination style.
 
 use std::time::SystemTime;
 
@@ -7,14 +8,17 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 
+use crate::auth;
 use crate::body::{Body, BoxError, InjectedReset};
 use crate::endpoints::{self, Call, DataPage};
 use crate::inject;
+use crate::instant::parse_instant;
+use crate::params;
 use crate::reply::ApiError;
 use crate::server::State;
 use crate::stats::Counters;
 
-/// The largest GraphQL request body read.
+/// The largest GraphQL or token request body read.
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// The pagination styles, one endpoint each.
@@ -43,6 +47,11 @@ where
     let (parts, body) = req.into_parts();
     let query = parts.uri.query();
     let path = parts.uri.path();
+    let note = |form: Option<&[u8]>| {
+        state
+            .log
+            .note(&parts.method, path, query, &parts.headers, form);
+    };
     let style = match (&parts.method, path) {
         (&Method::GET, "/items") => Style::Cursor,
         (&Method::GET, "/last-record") => Style::LastRecord,
@@ -52,27 +61,58 @@ where
         (&Method::GET, "/offset") => Style::Offset,
         (&Method::GET, "/page") => Style::PageNumber,
         (&Method::POST, "/graphql") => Style::Graphql,
-        (&Method::GET, "/bytes") => return Ok(probe(endpoints::probes::bytes(query), state)),
-        (&Method::GET, "/slow") => return Ok(probe(endpoints::probes::slow(query).await, state)),
+        (&Method::POST, "/oauth/token") => {
+            let form = match read_body(body).await {
+                Ok(form) => form,
+                Err(err) => {
+                    note(None);
+                    return Ok(err.into_response(&state.counters));
+                }
+            };
+            note(Some(&form));
+            let response =
+                endpoints::oauth::token(&state.tokens, &parts.headers, &form, &state.counters);
+            return Ok(response);
+        }
         (method, path) => {
-            let err = ApiError::not_found(format!("no route for {method} {path}"));
-            return Ok(err.into_response(&state.counters));
+            note(None);
+            let response = match (method, path) {
+                (&Method::GET, "/bytes") => probe(endpoints::probes::bytes(query), state),
+                (&Method::GET, "/slow") => probe(endpoints::probes::slow(query).await, state),
+                (&Method::GET, "/redirect") => {
+                    let response = endpoints::redirect::redirect(query);
+                    if response.is_ok() {
+                        Counters::bump(&state.counters.redirects, 1);
+                    }
+                    probe(response, state)
+                }
+                (method, path) => ApiError::not_found(format!("no route for {method} {path}"))
+                    .into_response(&state.counters),
+            };
+            return Ok(response);
         }
     };
+    note(None);
+    if let Some(requirement) = &state.auth
+        && let Some(response) = auth::rejection(
+            requirement,
+            &state.tokens,
+            &parts.headers,
+            query,
+            &state.counters,
+        )
+    {
+        return Ok(response);
+    }
     let body = if style == Style::Graphql {
-        match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                let err =
-                    ApiError::bad_request("invalid_request", format!("unreadable body: {err}"));
-                return Ok(err.into_response(&state.counters));
-            }
+        match read_body(body).await {
+            Ok(body) => body,
+            Err(err) => return Ok(err.into_response(&state.counters)),
         }
     } else {
         Bytes::new()
     };
-    let call = Call { state, path, query };
-    let result = data(style, &call, &body).await;
+    let result = data(style, state, path, query, &body).await;
     if let Ok(response) = &result {
         tracing::debug!(
             method = %parts.method,
@@ -84,13 +124,32 @@ where
     result
 }
 
+async fn read_body<B>(body: B) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => Err(ApiError::bad_request(
+            "invalid_request",
+            format!("unreadable body: {err}"),
+        )),
+    }
+}
+
 fn probe(result: Result<Response<Body>, ApiError>, state: &State) -> Response<Body> {
     result.unwrap_or_else(|err| err.into_response(&state.counters))
 }
 
 /// A data request: rate limit, then fault, then the page.
-async fn data(style: Style, call: &Call<'_>, body: &[u8]) -> Result<Response<Body>, InjectedReset> {
-    let state = call.state;
+async fn data(
+    style: Style,
+    state: &State,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Response<Body>, InjectedReset> {
     let n = Counters::bump(&state.counters.data_requests, 1);
     let mut limit_headers = HeaderMap::new();
     if let Some(window) = &state.rate_limit {
@@ -102,7 +161,32 @@ async fn data(style: Style, call: &Call<'_>, body: &[u8]) -> Result<Response<Bod
             return Ok(response);
         }
     }
-    let mut response = inject::apply(state, n, || render(style, call, body)).await?;
+    // One version of the data for the whole request, whatever changes meanwhile.
+    let version = state.data.current();
+    let view = match params::param(query, "updated_since") {
+        None => Ok(None),
+        Some(raw) => match parse_instant(&raw) {
+            Some(since) => Ok(Some(version.since(since))),
+            None => Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("updated_since must be RFC 3339 or Unix seconds, got {raw:?}"),
+            )),
+        },
+    };
+    let render = || {
+        let view = view?;
+        let call = Call {
+            state,
+            path,
+            query,
+            records: view
+                .as_ref()
+                .map_or(version.dataset.records(), |view| &view.records),
+            indices: view.as_ref().map(|view| view.indices.as_slice()),
+        };
+        render(style, &call, body)
+    };
+    let mut response = inject::apply(state, n, render).await?;
     response.headers_mut().extend(limit_headers);
     Ok(response)
 }

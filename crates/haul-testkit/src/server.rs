@@ -12,10 +12,13 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
-use crate::dataset::Dataset;
+use crate::auth::{AuthRequirement, OAuthClient, TokenStore};
+use crate::dataset::{Dataset, Mutation};
 use crate::faults::Faults;
+use crate::live::LiveData;
 use crate::ratelimit::{RateLimit, RateWindow};
 use crate::routes;
+use crate::seen::{RequestLog, SeenRequest};
 use crate::stats::{Counters, Stats};
 
 /// How long [`RunningServer::shutdown`] lets in-flight requests finish
@@ -25,13 +28,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What every connection task shares.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) dataset: Dataset,
+    pub(crate) data: LiveData,
     pub(crate) default_page_size: usize,
     pub(crate) max_page_size: usize,
-    /// `http://127.0.0.1:<port>/`, for absolute links.
-    pub(crate) base: Url,
+    /// Where absolute links point: `http://127.0.0.1:<port>/`, or the
+    /// configured link base.
+    pub(crate) link_base: Url,
     pub(crate) faults: Option<Faults>,
     pub(crate) rate_limit: Option<RateWindow>,
+    pub(crate) auth: Option<AuthRequirement>,
+    pub(crate) tokens: TokenStore,
+    pub(crate) log: RequestLog,
     pub(crate) counters: Counters,
 }
 
@@ -44,11 +51,7 @@ pub(crate) struct State {
 /// [`Faults`] and a [`RateLimit`] apply to the pagination endpoints only.
 #[derive(Debug)]
 pub struct FakeApi {
-    dataset: Dataset,
-    default_page_size: usize,
-    max_page_size: usize,
-    faults: Option<Faults>,
-    rate_limit: Option<RateLimit>,
+    config: FakeApiBuilder,
 }
 
 impl FakeApi {
@@ -61,6 +64,10 @@ impl FakeApi {
             max_page_size: 1000,
             faults: None,
             rate_limit: None,
+            auth: None,
+            oauth_client: OAuthClient::default(),
+            link_base: None,
+            record_requests: false,
         }
     }
 
@@ -75,13 +82,26 @@ impl FakeApi {
         let addr = listener.local_addr()?;
         let base = Url::parse(&format!("http://{addr}/"))
             .map_err(|err| std::io::Error::other(format!("bad server url: {err}")))?;
+        let config = self.config;
+        let link_base = config.link_base.clone().unwrap_or_else(|| base.clone());
+        let auth = config.auth.as_ref();
+        let log = RequestLog::new(
+            config.record_requests,
+            auth.and_then(AuthRequirement::header_name)
+                .map(str::to_owned),
+            auth.and_then(AuthRequirement::query_param)
+                .map(str::to_owned),
+        );
         let state = Arc::new(State {
-            dataset: self.dataset,
-            default_page_size: self.default_page_size,
-            max_page_size: self.max_page_size,
-            base: base.clone(),
-            faults: self.faults,
-            rate_limit: self.rate_limit.map(RateWindow::new),
+            data: LiveData::new(config.dataset),
+            default_page_size: config.default_page_size,
+            max_page_size: config.max_page_size,
+            link_base,
+            faults: config.faults,
+            rate_limit: config.rate_limit.map(RateWindow::new),
+            auth: config.auth,
+            tokens: TokenStore::new(config.oauth_client),
+            log,
             counters: Counters::default(),
         });
         let (stop, stopped) = watch::channel(false);
@@ -106,6 +126,10 @@ pub struct FakeApiBuilder {
     max_page_size: usize,
     faults: Option<Faults>,
     rate_limit: Option<RateLimit>,
+    auth: Option<AuthRequirement>,
+    oauth_client: OAuthClient,
+    link_base: Option<Url>,
+    record_requests: bool,
 }
 
 impl FakeApiBuilder {
@@ -139,16 +163,42 @@ impl FakeApiBuilder {
         self
     }
 
+    /// Makes every pagination endpoint answer `401` to requests without
+    /// these credentials (see [`AuthRequirement`]); checked before the rate
+    /// limit and faults, and not counted as a data request.
+    pub fn require_auth(mut self, requirement: AuthRequirement) -> Self {
+        self.auth = Some(requirement);
+        self
+    }
+
+    /// The client `POST /oauth/token` accepts and its token lifetime
+    /// (default: [`OAuthClient::default`]).
+    pub fn oauth_client(mut self, client: OAuthClient) -> Self {
+        self.oauth_client = client;
+        self
+    }
+
+    /// Makes the absolute links this server generates (`/next-url`'s
+    /// `@odata.nextLink`, `/link`'s `Link` header) point to `base`'s scheme,
+    /// host and port instead of this server's, keeping path and query: a
+    /// next link to another origin, such as a trap server.
+    pub fn link_base(mut self, base: Url) -> Self {
+        self.link_base = Some(base);
+        self
+    }
+
+    /// Keeps every request in [`RunningServer::seen_requests`], not only
+    /// those carrying credentials.
+    pub fn record_requests(mut self, all: bool) -> Self {
+        self.record_requests = all;
+        self
+    }
+
     /// Finishes the configuration; the default page size is clamped to the
     /// maximum.
-    pub fn build(self) -> FakeApi {
-        FakeApi {
-            default_page_size: self.default_page_size.min(self.max_page_size),
-            dataset: self.dataset,
-            max_page_size: self.max_page_size,
-            faults: self.faults,
-            rate_limit: self.rate_limit,
-        }
+    pub fn build(mut self) -> FakeApi {
+        self.default_page_size = self.default_page_size.min(self.max_page_size);
+        FakeApi { config: self }
     }
 }
 
@@ -189,6 +239,66 @@ impl RunningServer {
     /// A snapshot of the request counters.
     pub fn stats(&self) -> Stats {
         self.state.counters.snapshot()
+    }
+
+    /// The data served now: the configured [`Dataset`], or its latest
+    /// [`mutate`](Self::mutate)d version.
+    pub fn dataset(&self) -> Dataset {
+        self.state.data.current().dataset.clone()
+    }
+
+    /// The records served now, in id order (a copy of
+    /// [`dataset`](Self::dataset)`().records()`).
+    pub fn current_records(&self) -> Vec<String> {
+        self.state.data.current().dataset.records().to_vec()
+    }
+
+    /// Changes the data between two runs, as [`Dataset::mutated`] describes:
+    /// about `update_fraction` of the records get new content and a later
+    /// `updated_at`, and `add_count` records are appended. Requests already
+    /// in flight finish on the previous version; cursors handed out before
+    /// stay valid offsets into the new one.
+    pub fn mutate(&self, seed: u64, update_fraction: f64, add_count: usize) -> Mutation {
+        self.state
+            .data
+            .update(|current| current.mutated(seed, update_fraction, add_count))
+    }
+
+    /// Replaces the data served from now on.
+    pub fn replace_dataset(&self, dataset: Dataset) {
+        self.state.data.update(|_| (dataset, ()));
+    }
+
+    /// The requests that carried credentials (an `Authorization`,
+    /// `Proxy-Authorization` or `Cookie` header, a header named like a key
+    /// or token, a query parameter named like one, the configured API key,
+    /// or a token request's client secret), in arrival order, with the raw
+    /// values: a trap server should have none.
+    pub fn seen_credentials(&self) -> Vec<SeenRequest> {
+        self.state
+            .log
+            .requests()
+            .into_iter()
+            .filter(SeenRequest::carries_credentials)
+            .collect()
+    }
+
+    /// Every request recorded: all of them with
+    /// [`record_requests(true)`](FakeApiBuilder::record_requests), else
+    /// those carrying credentials.
+    pub fn seen_requests(&self) -> Vec<SeenRequest> {
+        self.state.log.requests()
+    }
+
+    /// Every access token `POST /oauth/token` issued, in order.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.issued()
+    }
+
+    /// Revokes every issued token, so the next request with one gets a
+    /// `401` (forcing a client to refresh); returns how many had not expired.
+    pub fn revoke_tokens(&self) -> usize {
+        self.state.tokens.revoke_all(tokio::time::Instant::now())
     }
 
     /// Stops accepting connections, lets in-flight requests finish (for up

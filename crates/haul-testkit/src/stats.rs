@@ -43,6 +43,17 @@ pub struct Stats {
     pub truncated_bodies: u64,
     /// Responses delayed by the slow fault.
     pub slow_responses: u64,
+    /// Error responses of a `fail_at` page (not counted as 400s).
+    pub failed_pages: u64,
+    /// `401`s answered to data requests without valid credentials (see
+    /// [`FakeApiBuilder::require_auth`](crate::FakeApiBuilder::require_auth)).
+    pub unauthorized: u64,
+    /// Access tokens issued by `POST /oauth/token`.
+    pub tokens_issued: u64,
+    /// Token requests refused (bad client credentials or grant type).
+    pub token_errors: u64,
+    /// Redirects answered by `/redirect`.
+    pub redirects: u64,
 }
 
 impl Stats {
@@ -78,6 +89,11 @@ pub(crate) struct Counters {
     pub(crate) resets_mid_body: AtomicU64,
     pub(crate) truncated_bodies: AtomicU64,
     pub(crate) slow_responses: AtomicU64,
+    pub(crate) failed_pages: AtomicU64,
+    pub(crate) unauthorized: AtomicU64,
+    pub(crate) tokens_issued: AtomicU64,
+    pub(crate) token_errors: AtomicU64,
+    pub(crate) redirects: AtomicU64,
 }
 
 impl Counters {
@@ -106,6 +122,11 @@ impl Counters {
             resets_mid_body: get(&self.resets_mid_body),
             truncated_bodies: get(&self.truncated_bodies),
             slow_responses: get(&self.slow_responses),
+            failed_pages: get(&self.failed_pages),
+            unauthorized: get(&self.unauthorized),
+            tokens_issued: get(&self.tokens_issued),
+            token_errors: get(&self.token_errors),
+            redirects: get(&self.redirects),
         }
     }
 }

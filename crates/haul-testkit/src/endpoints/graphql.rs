@@ -42,6 +42,7 @@ pub(crate) fn serve(call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiError> 
             ApiError::bad_request("invalid_cursor", format!("unknown cursor {after:?}"))
         })?,
     };
+    odd.fail(start, size)?;
     let (page, end) = window(records, start, size);
     let next = odd.next(start, end, records.len(), size);
     let end_cursor = match next {

@@ -7,7 +7,9 @@ use crate::reply::ApiError;
 
 /// `{"object":"list","data":[…],"has_more":bool,"url":"/last-record"}`.
 ///
-/// Record ids are `index + 1`, so `starting_after=<id>` starts at index `id`.
+/// Record ids are `index + 1`, so `starting_after=<id>` starts at index `id`
+/// (with `updated_since`, at the first record updated since then whose id
+/// is greater; any positive id is accepted).
 /// The server cannot hand back a cursor here, so the switches act on data:
 /// `cycle_at=k` makes page `k` serve page 1's records again with
 /// `has_more: true` (the client's next `starting_after` repeats page 1's);
@@ -20,8 +22,10 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let len = records.len();
     let start = match params::param(call.query, "starting_after") {
         None => 0,
-        Some(raw) => match raw.parse::<u64>().map(params::index) {
-            Ok(id) if (1..=len).contains(&id) => id,
+        Some(raw) => match (raw.parse::<u64>().map(params::index), call.indices) {
+            // Filtered by `updated_since`: the first record after that id.
+            (Ok(id), Some(indices)) if id >= 1 => indices.partition_point(|&index| index < id),
+            (Ok(id), None) if (1..=len).contains(&id) => id,
             _ => {
                 return Err(ApiError::bad_request(
                     "invalid_cursor",
@@ -30,6 +34,7 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
             }
         },
     };
+    odd.fail(start, size)?;
     let cycled = start < len && odd.cycles_at(start, size);
     let from = if cycled {
         0

@@ -23,6 +23,7 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
             ));
         }
     };
+    odd.fail_page(page_no)?;
     let records = call.records();
     let len = records.len();
     let last = len.div_ceil(size).max(1);

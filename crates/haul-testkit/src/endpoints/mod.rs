@@ -1,8 +1,10 @@
-//! The endpoints: one module per pagination style, plus the probes.
+//! The endpoints: one module per pagination style, plus the probes, the
+//! OAuth2 token endpoint and the redirect.
 //!
 //! Every pagination endpoint serves the same [`Dataset`](crate::Dataset) as
 //! a window `[start, start + size)` of its records, rendered by concatenating
-//! the pre-rendered record texts.
+//! the pre-rendered record texts. With `updated_since`, the window is taken
+//! from the records updated since then, still in id order.
 
 pub(crate) mod graphql;
 pub(crate) mod header_cursor;
@@ -10,9 +12,11 @@ pub(crate) mod items;
 pub(crate) mod last_record;
 pub(crate) mod link;
 pub(crate) mod next_url;
+pub(crate) mod oauth;
 pub(crate) mod offset;
 pub(crate) mod page_number;
 pub(crate) mod probes;
+pub(crate) mod redirect;
 
 use http::{HeaderMap, Response, StatusCode};
 use url::Url;
@@ -48,11 +52,16 @@ pub(crate) struct Call<'a> {
     pub(crate) state: &'a State,
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
+    /// The records this request pages through: the whole dataset, or those
+    /// updated since `updated_since`.
+    pub(crate) records: &'a [String],
+    /// With `updated_since`: the dataset index of each of `records`.
+    pub(crate) indices: Option<&'a [usize]>,
 }
 
-impl Call<'_> {
-    pub(crate) fn records(&self) -> &[String] {
-        self.state.dataset.records()
+impl<'a> Call<'a> {
+    pub(crate) fn records(&self) -> &'a [String] {
+        self.records
     }
 
     /// The page size from the query parameter `name`.
@@ -65,15 +74,17 @@ impl Call<'_> {
         )
     }
 
-    /// This request's URL (absolute on this server) with `name` set to
-    /// `value`, every other query parameter kept in order.
+    /// This request's URL (absolute on this server, or on the configured
+    /// link base) with `name` set to `value`, every other query parameter
+    /// kept in order except a required API key, which clients add themselves.
     pub(crate) fn url_with(&self, name: &str, value: &str) -> Url {
-        let mut url = self.state.base.clone();
+        let mut url = self.state.link_base.clone();
         url.set_path(self.path);
+        let secret = self.state.auth.as_ref().and_then(|auth| auth.query_param());
         let mut pairs: Vec<(String, String)> =
             url::form_urlencoded::parse(self.query.unwrap_or_default().as_bytes())
                 .into_owned()
-                .filter(|(key, _)| key != name)
+                .filter(|(key, _)| key != name && Some(key.as_str()) != secret)
                 .collect();
         pairs.push((name.to_owned(), value.to_owned()));
         url.query_pairs_mut().extend_pairs(pairs);
@@ -133,6 +144,9 @@ pub(crate) fn start_from_cursor(call: &Call<'_>, name: &str) -> Result<usize, Ap
     }
 }
 
+/// The error code of a `fail_at` page.
+pub(crate) const FAILED_PAGE: &str = "injected_failure";
+
 /// The misbehaviour switches of the cursor and link styles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Misbehaviour {
@@ -141,10 +155,12 @@ pub(crate) struct Misbehaviour {
     pub(crate) cycle_at: Option<usize>,
     /// The last page points to itself instead of ending.
     pub(crate) repeat_last: bool,
+    /// Page `k` (1-based) answers this status every time it is requested.
+    pub(crate) fail: Option<(usize, StatusCode)>,
 }
 
 impl Misbehaviour {
-    /// Reads `cycle_at=k` and `repeat_last=1`.
+    /// Reads `cycle_at=k`, `repeat_last=1` and `fail_at=k&fail_status=s`.
     pub(crate) fn parse(query: Option<&str>) -> Result<Self, ApiError> {
         let cycle_at = match params::optional_u64(query, "cycle_at")? {
             Some(k) if k < 2 => {
@@ -155,10 +171,51 @@ impl Misbehaviour {
             }
             k => k.map(params::index),
         };
+        let fail = match params::optional_u64(query, "fail_at")? {
+            None => None,
+            Some(0) => {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    "fail_at counts pages from 1",
+                ));
+            }
+            Some(k) => {
+                let status = params::optional_u64(query, "fail_status")?.unwrap_or(500);
+                let status = u16::try_from(status)
+                    .ok()
+                    .filter(|s| (400..=599).contains(s))
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_parameter",
+                            format!("fail_status must be a 4xx or 5xx status, got {status}"),
+                        )
+                    })?;
+                Some((params::index(k), status))
+            }
+        };
         Ok(Misbehaviour {
             cycle_at,
             repeat_last: params::flag(query, "repeat_last"),
+            fail,
         })
+    }
+
+    /// The permanent failure of `fail_at`, if page `page` (1-based) is it.
+    pub(crate) fn fail_page(&self, page: usize) -> Result<(), ApiError> {
+        match self.fail {
+            Some((k, status)) if k == page => Err(ApiError::new(
+                status,
+                FAILED_PAGE,
+                format!("fail_at: page {k} fails every time"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`fail_page`](Self::fail_page) for the window starting at `start`.
+    pub(crate) fn fail(&self, start: usize, size: usize) -> Result<(), ApiError> {
+        self.fail_page(Misbehaviour::page_number(start, size))
     }
 
     /// The page number (1-based) of a window starting at `start`.
@@ -228,13 +285,13 @@ mod tests {
         assert_eq!(normal.next(20, 25, 25, 10), None);
         let cycle = Misbehaviour {
             cycle_at: Some(3),
-            repeat_last: false,
+            ..Misbehaviour::default()
         };
         assert_eq!(cycle.next(10, 20, 25, 10), Some(20));
         assert_eq!(cycle.next(20, 25, 25, 10), Some(10));
         let repeat = Misbehaviour {
-            cycle_at: None,
             repeat_last: true,
+            ..Misbehaviour::default()
         };
         assert_eq!(repeat.next(20, 25, 25, 10), Some(20));
         assert_eq!(repeat.next(0, 0, 0, 10), Some(0));
@@ -243,7 +300,8 @@ mod tests {
             Misbehaviour::parse(Some("cycle_at=4&repeat_last=1")).unwrap(),
             Misbehaviour {
                 cycle_at: Some(4),
-                repeat_last: true
+                repeat_last: true,
+                fail: None,
             }
         );
     }

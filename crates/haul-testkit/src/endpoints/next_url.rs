@@ -12,6 +12,7 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let size = call.page_size("limit")?;
     let odd = Misbehaviour::parse(call.query)?;
     let start = super::start_from_cursor(call, "skiptoken")?;
+    odd.fail(start, size)?;
     let records = call.records();
     let (page, end) = window(records, start, size);
     let next = odd.next(start, end, records.len(), size).map(|next| {

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod changes;
 mod faults;
 mod misbehaviour;
 mod ratelimit;
