@@ -344,8 +344,7 @@ mod adaptive_concurrency {
         let summary = extractor.run(&sink).await.unwrap();
         assert_eq!(summary.records, TOTAL);
         assert_eq!(sink.records("default").len() as u64, TOTAL);
-        let samples = sampler.1.lock().unwrap().clone();
-        samples
+        sampler.1.lock().unwrap().clone()
     }
 
     #[tokio::test(start_paused = true)]

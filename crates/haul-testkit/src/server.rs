@@ -68,17 +68,19 @@ impl FakeApi {
             oauth_client: OAuthClient::default(),
             link_base: None,
             record_requests: false,
+            port: 0,
         }
     }
 
-    /// Binds `127.0.0.1:0` and serves on the current tokio runtime, one task
+    /// Binds `127.0.0.1` (an ephemeral port unless [`FakeApiBuilder::port`]
+    /// says otherwise) and serves on the current tokio runtime, one task
     /// per connection, with HTTP/1.1 keep-alive.
     ///
     /// # Panics
     ///
     /// Panics if called outside a tokio runtime.
     pub async fn start(self) -> std::io::Result<RunningServer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.config.port)).await?;
         let addr = listener.local_addr()?;
         let base = Url::parse(&format!("http://{addr}/"))
             .map_err(|err| std::io::Error::other(format!("bad server url: {err}")))?;
@@ -130,9 +132,17 @@ pub struct FakeApiBuilder {
     oauth_client: OAuthClient,
     link_base: Option<Url>,
     record_requests: bool,
+    port: u16,
 }
 
 impl FakeApiBuilder {
+    /// Listens on this loopback port instead of an ephemeral one (so a
+    /// resumed run finds the server where its checkpoint says).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// The records every pagination endpoint serves.
     pub fn dataset(mut self, dataset: Dataset) -> Self {
         self.dataset = dataset;

@@ -120,8 +120,13 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     runtime.block_on(demo(options))
 }
 
-async fn start_server(options: &Options, dataset: &Dataset) -> Result<RunningServer, String> {
+async fn start_server(
+    options: &Options,
+    dataset: &Dataset,
+    port: u16,
+) -> Result<RunningServer, String> {
     let mut builder = FakeApi::builder()
+        .port(port)
         .dataset(dataset.clone())
         .default_page_size(options.page_size)
         .max_page_size(options.page_size.max(1000));
@@ -152,12 +157,26 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
         options.sink.name(),
         if options.faults { "; faults on" } else { "" },
     );
-    let server = start_server(&options, &dataset).await?;
-    eprintln!("fake API listening on {}", server.url("/"));
-
     std::fs::create_dir_all(&options.out)
         .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
-    let sink = open_destination(&options).await?;
+    let (sink, resuming) = open_destination(&options).await?;
+    // A resumed run's checkpoint points at the previous run's server: serve
+    // the same (deterministic) dataset on the same port.
+    let port_file = options.out.join("server.port");
+    let port = if resuming {
+        std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let server = start_server(&options, &dataset, port)
+        .await
+        .map_err(|e| format!("{e} (port {port})"))?;
+    std::fs::write(&port_file, server.addr().port().to_string())
+        .map_err(|e| format!("cannot write {}: {e}", port_file.display()))?;
+    eprintln!("fake API listening on {}", server.url("/"));
 
     let pages_expected = dataset.len().div_ceil(options.page_size).max(1) as u64;
     let progress = Progress::new(
@@ -171,7 +190,7 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
         .request(request)
         .paginator(paginator)
         .stream(STREAM)
-        .batch_size(5_000)
+        .batch_size(1_000)
         .concurrency(options.concurrency)
         .observer(progress.clone());
     if options.faults {
@@ -275,9 +294,9 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
     })
 }
 
-/// Opens the destination: an unfinished run is resumed; a finished one is
-/// cleared so each demo run is a complete extraction.
-async fn open_destination(options: &Options) -> Result<DemoSink, String> {
+/// Opens the destination: an unfinished run is resumed (`true`); a finished
+/// one is cleared so each demo run is a complete extraction.
+async fn open_destination(options: &Options) -> Result<(DemoSink, bool), String> {
     let sink = DemoSink::open(options.sink, &options.out, STREAM)?;
     let checkpoint = sink
         .as_sink()
@@ -290,7 +309,7 @@ async fn open_destination(options: &Options) -> Result<DemoSink, String> {
                 "an interrupted run left {} pages ({} records) committed: resuming",
                 cp.pages, cp.records
             );
-            Ok(sink)
+            Ok((sink, true))
         }
         Some(_) => {
             let _ = sink.as_sink().close().await;
@@ -301,9 +320,9 @@ async fn open_destination(options: &Options) -> Result<DemoSink, String> {
                         .map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
                 }
             }
-            DemoSink::open(options.sink, &options.out, STREAM)
+            Ok((DemoSink::open(options.sink, &options.out, STREAM)?, false))
         }
-        None => Ok(sink),
+        None => Ok((sink, false)),
     }
 }
 

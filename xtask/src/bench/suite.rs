@@ -1,0 +1,576 @@
+//! The suite, in order: sequential rows (reference and haul), the peer,
+//! concurrency at 20 ms, eight rate-limited streams, memory; then targets
+//! and the report files.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use haul::{FixedRate, HeaderAdaptive, RateLimiter};
+use haul_testkit::Dataset;
+
+use super::haul_runs::{self, SinkChoice};
+use super::memory::{self, RssReport};
+use super::options::{KS, LATENCY, Options, PAGE_SIZE, Plan, STREAM_RATE, STREAMS, TARGET_K};
+use super::peers::{self, Peer};
+use super::reference;
+use super::report::{Report, Row, Target, thousands};
+use super::sample::{Sample, Samples};
+use super::servers::ServerHost;
+use super::svg::{self, Series};
+
+const SEED: u64 = 42;
+const SINKS: [SinkChoice; 3] = [SinkChoice::Null, SinkChoice::Jsonl, SinkChoice::Sqlite];
+
+/// A limiter's name and its aggregate request rate and over-limit 429s.
+type StreamsResult = (&'static str, Result<(f64, u64), String>);
+
+/// What the targets are computed from.
+#[derive(Debug, Default)]
+struct Found {
+    raw_seq: f64,
+    haul_null: f64,
+    raw_k: Vec<(usize, f64)>,
+    haul_k: Vec<(usize, f64)>,
+    streams: Vec<StreamsResult>,
+    rss: Vec<(usize, Result<RssReport, String>)>,
+    dlt: Option<Peer>,
+}
+
+pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
+    init_tracing();
+    let started = Instant::now();
+    let plan = options.plan();
+    let scratch = options.out.join("scratch");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let host = ServerHost::new()?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the client runtime: {e}"))?;
+    eprintln!(
+        "bench ({} run): generating datasets of {} and {} records (seed {SEED})",
+        if options.quick { "quick" } else { "full" },
+        plan.seq_records,
+        plan.latency_records()
+    );
+    let seq_data = Dataset::generate(SEED, plan.seq_records);
+    let latency_data = Dataset::generate(SEED, plan.latency_records());
+
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let mut found = Found::default();
+
+    sequential(
+        &host, &client, &options, &plan, &seq_data, &scratch, &mut rows, &mut found,
+    )?;
+    concurrency(&host, &client, &plan, &latency_data, &mut rows, &mut found)?;
+    drop(latency_data);
+    streams(&host, &client, &plan, &seq_data, &mut rows, &mut found)?;
+    drop(seq_data);
+    memory_rows(&host, &plan, &scratch, &mut rows, &mut found);
+    rows.sort_by_key(|r| r.section);
+
+    let targets = targets(&found, &mut notes);
+    notes.push(format!(
+        "{PAGE_SIZE} records per page everywhere; the fake API runs in-process on its own \
+         one-thread runtime, the clients on a two-thread runtime; seed {SEED}."
+    ));
+    notes.push(format!(
+        "Sequential rows: median of {} interleaved runs over {} records, after one warm-up. \
+         Latency rows: median of {} run(s), K × {} pages (at least {}) starting near the end of \
+         a {}-record dataset.",
+        plan.seq_reps,
+        thousands(plan.seq_records as f64),
+        plan.latency_reps,
+        plan.pages_per_k,
+        plan.min_latency_pages,
+        thousands(plan.latency_records() as f64)
+    ));
+    if options.peers {
+        notes.push(format!(
+            "dlt: median of {} timed pass(es) over the sequential dataset, after a 20-page \
+             warm-up in the same interpreter; imports and start-up are not timed.",
+            plan.peer_reps
+        ));
+    } else {
+        notes.push("Peer (dlt) not run: pass --peers.".to_owned());
+    }
+    let report = Report {
+        machine: super::machine::describe(options.quick),
+        rows,
+        targets,
+        notes,
+    };
+    write_outputs(&report, &found, &options.out)?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    eprintln!("bench: measured in {:.1?}", started.elapsed());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sequential(
+    host: &ServerHost,
+    client: &tokio::runtime::Runtime,
+    options: &Options,
+    plan: &Plan,
+    dataset: &Dataset,
+    scratch: &Path,
+    rows: &mut Vec<Row>,
+    found: &mut Found,
+) -> Result<(), String> {
+    eprintln!("[1/5] sequential cursor pages, no latency: raw loop and haul into 3 sinks");
+    let server = host.plain(dataset)?;
+    let base = server.url("/");
+    let expect = |s: Sample, what: &str| {
+        if s.records == plan.seq_records as u64 {
+            Ok(s)
+        } else {
+            Err(format!(
+                "{what} extracted {} records, expected {}",
+                s.records, plan.seq_records
+            ))
+        }
+    };
+    // Warm-up: connections, page faults, allocator.
+    client.block_on(reference::sequential(&base))?;
+    client.block_on(haul_runs::sequential(&base, SinkChoice::Null, scratch))?;
+    let mut raw = Samples::default();
+    let mut raw_value = Samples::default();
+    let mut haul: [Samples; 3] = Default::default();
+    for rep in 1..=plan.seq_reps {
+        raw.0.push(expect(
+            client.block_on(reference::sequential(&base))?,
+            "the raw loop",
+        )?);
+        raw_value.0.push(expect(
+            client.block_on(reference::sequential_raw_value(&base))?,
+            "the raw RawValue loop",
+        )?);
+        for (i, sink) in SINKS.iter().enumerate() {
+            let sample = client.block_on(haul_runs::sequential(&base, *sink, scratch))?;
+            haul[i].0.push(expect(sample, sink.label())?);
+        }
+        eprintln!(
+            "  run {rep}/{}: raw Value {} · raw RawValue {} · haul null {} · jsonl {} · sqlite {} records/s",
+            plan.seq_reps,
+            thousands(raw.0[rep - 1].rate()),
+            thousands(raw_value.0[rep - 1].rate()),
+            thousands(haul[0].0[rep - 1].rate()),
+            thousands(haul[1].0[rep - 1].rate()),
+            thousands(haul[2].0[rep - 1].rate()),
+        );
+    }
+    found.raw_seq = raw.median().rate();
+    found.haul_null = haul[0].median().rate();
+    rows.push(
+        Row::from_samples(1, "raw reqwest loop, sequential cursor", &raw)
+            .note("every page parsed into serde_json::Value: the target's baseline"),
+    );
+    rows.push(
+        Row::from_samples(
+            1,
+            "raw reqwest loop, sequential cursor, typed page",
+            &raw_value,
+        )
+        .note("records kept as borrowed RawValue: the least a loop can parse"),
+    );
+    for (i, sink) in SINKS.iter().enumerate() {
+        rows.push(
+            Row::from_samples(
+                2,
+                format!("haul sequential cursor → {}", sink.label()),
+                &haul[i],
+            )
+            .note("default retry, HeaderAdaptive limiter, guards; batches of 1,000"),
+        );
+    }
+    if options.peers {
+        eprintln!("[1/5] peer: dlt RESTClient.paginate on the same server");
+        let peer = peers::dlt(&base, &options.out, plan.peer_reps);
+        match &peer {
+            Peer::Measured { samples, version } => {
+                let mut row =
+                    Row::from_samples(4, "dlt RESTClient.paginate, sequential cursor", samples);
+                row.notes = format!("{version}; JSONResponseCursorPaginator, data_selector");
+                rows.push(row);
+                eprintln!("  dlt: {} records/s", thousands(samples.median().rate()));
+            }
+            Peer::Skipped(why) => eprintln!("  dlt skipped: {why}"),
+        }
+        found.dlt = Some(peer);
+    }
+    host.stop(server);
+    Ok(())
+}
+
+fn concurrency(
+    host: &ServerHost,
+    client: &tokio::runtime::Runtime,
+    plan: &Plan,
+    dataset: &Dataset,
+    rows: &mut Vec<Row>,
+    found: &mut Found,
+) -> Result<(), String> {
+    eprintln!(
+        "[2/5] offset pages at {LATENCY:?} per request, K = {KS:?}: raw buffer_unordered and haul"
+    );
+    let server = host.with_latency(dataset)?;
+    let base = server.url("/");
+    // Warm-up at a high K: opens the connections both clients will need.
+    client.block_on(reference::concurrent(
+        &base,
+        dataset.len().saturating_sub(640 * PAGE_SIZE),
+        64,
+    ))?;
+    for k in KS {
+        let pages = plan.latency_pages(k);
+        let start = dataset.len() - pages * PAGE_SIZE;
+        let (mut raw, mut haul) = (Samples::default(), Samples::default());
+        for _ in 0..plan.latency_reps {
+            raw.0
+                .push(client.block_on(reference::concurrent(&base, start, k))?);
+            haul.0
+                .push(client.block_on(haul_runs::concurrent(&base, start, k))?);
+        }
+        for s in raw.0.iter().chain(&haul.0) {
+            if s.records != (pages * PAGE_SIZE) as u64 {
+                return Err(format!(
+                    "K={k}: {} records extracted, expected {}",
+                    s.records,
+                    pages * PAGE_SIZE
+                ));
+            }
+        }
+        let (r, h) = (raw.median().rate(), haul.median().rate());
+        eprintln!(
+            "  K={k:>2}: raw {} · haul {} records/s ({pages} pages)",
+            thousands(r),
+            thousands(h)
+        );
+        found.raw_k.push((k, r));
+        found.haul_k.push((k, h));
+        rows.push(
+            Row::from_samples(3, format!("raw reqwest, buffer_unordered({k})"), &raw)
+                .k(k)
+                .note("reference"),
+        );
+        rows.push(
+            Row::from_samples(3, format!("haul OffsetPaginator, concurrency({k})"), &haul)
+                .k(k)
+                .note(if k == 1 {
+                    "sequential: the baseline at 20 ms"
+                } else {
+                    "→ null sink, pages in order"
+                }),
+        );
+    }
+    host.stop(server);
+    Ok(())
+}
+
+fn streams(
+    host: &ServerHost,
+    client: &tokio::runtime::Runtime,
+    plan: &Plan,
+    dataset: &Dataset,
+    rows: &mut Vec<Row>,
+    found: &mut Found,
+) -> Result<(), String> {
+    let limiters: [(&'static str, Arc<dyn RateLimiter>); 2] = [
+        (
+            "FixedRate::per_second(200)",
+            Arc::new(FixedRate::per_second(STREAM_RATE)),
+        ),
+        (
+            "HeaderAdaptive (learns 200/s from X-RateLimit-*)",
+            Arc::new(HeaderAdaptive::new()),
+        ),
+    ];
+    for (name, limiter) in limiters {
+        eprintln!(
+            "[3/5] {STREAMS} streams sharing one {name} for {:?} (server limit {STREAM_RATE}/s)",
+            plan.streams_window
+        );
+        let server = host.rate_limited(dataset)?;
+        let base = server.url("/");
+        let result = client.block_on(haul_runs::streams(&base, limiter, plan.streams_window));
+        let over_limit = server.stats().over_limit_429;
+        host.stop(server);
+        match result {
+            Ok(outcome) => {
+                let rate = outcome.sample.request_rate();
+                eprintln!(
+                    "  {} req/s, {over_limit} over-limit 429s, {} retries",
+                    format_rate(rate),
+                    outcome.retries
+                );
+                let mut row = Row::from_samples(
+                    6,
+                    format!("{STREAMS} streams, one {name}"),
+                    &Samples(vec![outcome.sample]),
+                );
+                row.requests_per_sec = Some(rate);
+                row.over_limit_429 = Some(over_limit);
+                row.notes = format!(
+                    "{} retries; throttled {:.1} s in total",
+                    outcome.retries,
+                    outcome.throttle_wait.as_secs_f64()
+                );
+                rows.push(row);
+                found.streams.push((name, Ok((rate, over_limit))));
+            }
+            Err(e) => {
+                eprintln!("  failed: {e}");
+                found.streams.push((name, Err(e)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn memory_rows(
+    host: &ServerHost,
+    plan: &Plan,
+    scratch: &Path,
+    rows: &mut Vec<Row>,
+    found: &mut Found,
+) {
+    for records in plan.memory_sizes {
+        eprintln!("[4/5] memory: a child process extracts {records} records into SQLite");
+        let result = memory::measure(host, SEED, records, scratch);
+        match &result {
+            Ok(report) => {
+                eprintln!(
+                    "  peak RSS {:.1} MiB ({:.1} MiB before extracting), {} records/s",
+                    report.peak_mib(),
+                    report.baseline_kib as f64 / 1024.0,
+                    thousands(report.records as f64 / report.seconds.max(1e-9))
+                );
+                let sample = Sample {
+                    records: report.records,
+                    requests: report.records.div_ceil(PAGE_SIZE as u64),
+                    elapsed: Duration::from_secs_f64(report.seconds.max(0.0)),
+                };
+                let mut row = Row::from_samples(
+                    5,
+                    format!(
+                        "haul → SqliteSink, {} records, child process",
+                        thousands(records as f64)
+                    ),
+                    &Samples(vec![sample]),
+                );
+                row.peak_rss_mib = Some(report.peak_mib());
+                row.notes = format!(
+                    "{:.1} MiB before extracting; the server runs in the parent",
+                    report.baseline_kib as f64 / 1024.0
+                );
+                rows.push(row);
+            }
+            Err(e) => eprintln!("  failed: {e}"),
+        }
+        found.rss.push((records, result));
+    }
+}
+
+/// Logs to stderr, filtered by `HAUL_LOG`; by default warnings, except the
+/// extractor's notices that a stream was stopped (the streams rows stop
+/// eight streams on purpose).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HAUL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,haul_extractor::extractor=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn format_rate(rate: f64) -> String {
+    format!("{rate:.1}")
+}
+
+fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
+    let mut targets = vec![Target::at_least(
+        "haul sequential (null sink) vs the raw reqwest loop",
+        format!(
+            "{} vs {} records/s",
+            thousands(found.haul_null),
+            thousands(found.raw_seq)
+        ),
+        found.haul_null,
+        found.raw_seq,
+        1.0,
+    )];
+    let at = |list: &[(usize, f64)], k: usize| {
+        list.iter()
+            .find(|(kk, _)| *kk == k)
+            .map_or(0.0, |(_, r)| *r)
+    };
+    let (haul32, haul1, raw32) = (
+        at(&found.haul_k, TARGET_K),
+        at(&found.haul_k, 1),
+        at(&found.raw_k, TARGET_K),
+    );
+    targets.push(Target::at_least(
+        "haul K=32 vs haul sequential, both at 20 ms",
+        format!("{} vs {} records/s", thousands(haul32), thousands(haul1)),
+        haul32,
+        haul1,
+        20.0,
+    ));
+    targets.push(Target::at_least(
+        "haul K=32 vs raw buffer_unordered(32), at 20 ms",
+        format!("{} vs {} records/s", thousands(haul32), thousands(raw32)),
+        haul32,
+        raw32,
+        0.90,
+    ));
+    for (name, result) in &found.streams {
+        let title = format!(
+            "{STREAMS} streams, one {name}: within 2 % of {STREAM_RATE}/s, no over-limit 429"
+        );
+        targets.push(match result {
+            Ok((rate, over)) => {
+                let ratio = rate / f64::from(STREAM_RATE);
+                Target {
+                    name: title,
+                    measured: format!("{} req/s, {over} over-limit 429s", format_rate(*rate)),
+                    ratio,
+                    required: "0.98–1.02×, 0 × 429".to_owned(),
+                    pass: (ratio - 1.0).abs() <= 0.02 && *over == 0,
+                }
+            }
+            Err(e) => Target::not_measured(&title, e.clone(), "0.98–1.02×, 0 × 429"),
+        });
+    }
+    let rss = |n: usize| {
+        found
+            .rss
+            .iter()
+            .find(|(r, _)| *r == n)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(RssReport::peak_mib)
+    };
+    match (rss(1_000_000), rss(100_000)) {
+        (Some(big), small) => {
+            targets.push(Target::at_most(
+                "peak RSS extracting 1,000,000 records into SQLite vs 64 MiB",
+                format!("{big:.1} MiB"),
+                big,
+                64.0,
+                1.0,
+            ));
+            match small {
+                Some(small) => targets.push(Target::at_most(
+                    "peak RSS at 1,000,000 vs at 100,000 records",
+                    format!("{big:.1} vs {small:.1} MiB"),
+                    big,
+                    small,
+                    1.3,
+                )),
+                None => targets.push(Target::not_measured(
+                    "peak RSS at 1,000,000 vs at 100,000 records",
+                    "the 100,000-record child failed".into(),
+                    "≤ 1.30×",
+                )),
+            }
+        }
+        (None, _) => {
+            let why = found
+                .rss
+                .iter()
+                .find_map(|(_, r)| r.as_ref().err().cloned())
+                .unwrap_or_else(|| "not run".into());
+            targets.push(Target::not_measured(
+                "peak RSS extracting 1,000,000 records into SQLite vs 64 MiB",
+                why,
+                "≤ 1.00×",
+            ));
+        }
+    }
+    match &found.dlt {
+        Some(Peer::Measured { samples, .. }) => {
+            let dlt = samples.median().rate();
+            targets.push(Target::at_least(
+                "haul sequential (null sink) vs dlt RESTClient.paginate",
+                format!(
+                    "{} vs {} records/s",
+                    thousands(found.haul_null),
+                    thousands(dlt)
+                ),
+                found.haul_null,
+                dlt,
+                10.0,
+            ));
+        }
+        Some(Peer::Skipped(why)) => {
+            notes.push(format!("dlt skipped: {why}"));
+            targets.push(Target::not_measured(
+                "haul sequential (null sink) vs dlt RESTClient.paginate",
+                format!("skipped: {why}"),
+                "≥ 10.00×",
+            ));
+        }
+        None => {}
+    }
+    targets
+}
+
+fn write_outputs(report: &Report, found: &Found, out: &Path) -> Result<(), String> {
+    let markdown = report.markdown();
+    println!("{markdown}");
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write("report.md", &markdown)?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    write("report.json", &(json + "\n"))?;
+    let per_page = PAGE_SIZE as f64 / LATENCY.as_secs_f64();
+    let ideal: Vec<(usize, f64)> = KS.iter().map(|&k| (k, k as f64 * per_page)).collect();
+    let y_max = found
+        .haul_k
+        .iter()
+        .chain(&found.raw_k)
+        .map(|(_, r)| *r)
+        .fold(0.0, f64::max)
+        * 1.1;
+    let chart = svg::chart(
+        &format!(
+            "records/s against pages in flight, {} ms per request, {PAGE_SIZE} records per page",
+            LATENCY.as_millis()
+        ),
+        &KS,
+        &[
+            Series {
+                name: "haul (OffsetPaginator, concurrency K)".into(),
+                color: "#c0392b",
+                dashed: false,
+                points: found.haul_k.clone(),
+            },
+            Series {
+                name: "raw reqwest, buffer_unordered(K)".into(),
+                color: "#2471a3",
+                dashed: false,
+                points: found.raw_k.clone(),
+            },
+            Series {
+                name: "ideal: K × 100 records per 20 ms".into(),
+                color: "#999999",
+                dashed: true,
+                points: ideal,
+            },
+        ],
+        y_max,
+    );
+    write("concurrency.svg", &chart)?;
+    eprintln!(
+        "bench: wrote {}, report.json and concurrency.svg",
+        out.join("report.md").display()
+    );
+    Ok(())
+}
