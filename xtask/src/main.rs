@@ -19,6 +19,7 @@ tasks:
           --sink sqlite|jsonl    destination (default sqlite: DIR/haul.db)
           --report FILE          write the run summary as JSON
           --faults               inject a realistic mix of faults and an advertised rate limit
+          --incremental          then change the API's data and run an incremental pass
           --kill-after-pages N   abort the process after N pages (rerun to resume)
           --concurrency K        pages in flight when the remaining pages are known
           --style S              pagination style: cursor (default), last-record,

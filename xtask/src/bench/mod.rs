@@ -18,6 +18,7 @@ mod sample;
 mod servers;
 mod suite;
 mod svg;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};

@@ -15,6 +15,7 @@ pub(crate) struct Progress {
     total_records: u64,
     pages: AtomicU64,
     retries: AtomicU64,
+    throttled_ms: AtomicU64,
     kill_after_pages: Option<u64>,
 }
 
@@ -39,6 +40,7 @@ impl Progress {
             total_records,
             pages: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            throttled_ms: AtomicU64::new(0),
             kill_after_pages,
         })
     }
@@ -67,9 +69,10 @@ impl Observer for Progress {
                 if let Some(bar) = &self.bar {
                     bar.inc(*records as u64);
                     bar.set_message(format!(
-                        "page {number}/{} · {} retries",
+                        "page {number}/{} · {} retries · {:.1}s throttled",
                         self.total_pages,
-                        self.retries.load(Ordering::Relaxed)
+                        self.retries.load(Ordering::Relaxed),
+                        self.throttled_ms.load(Ordering::Relaxed) as f64 / 1000.0
                     ));
                 }
                 if self.kill_after_pages == Some(pages) {
@@ -91,6 +94,10 @@ impl Observer for Progress {
                         "retry after attempt {attempt} in {delay:.1?}: {reason}"
                     ));
                 }
+            }
+            Event::ThrottleWait { wait, .. } => {
+                self.throttled_ms
+                    .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
             }
             Event::BatchCommitted { pages, records, .. } if self.bar.is_none() => {
                 self.line(format!(

@@ -1,0 +1,162 @@
+//! The targets of issue 7, each a ratio with PASS or MISS.
+
+use super::memory::RssReport;
+use super::options::{STREAM_RATE, STREAMS, TARGET_K};
+use super::peers::Peer;
+use super::report::{Target, thousands};
+
+/// A limiter's name and its aggregate request rate and over-limit 429s.
+type StreamsResult = (&'static str, Result<(f64, u64), String>);
+
+/// What the targets are computed from.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) raw_seq: f64,
+    /// The typed (RawValue) raw loop: the ceiling of a sequential client.
+    pub(crate) raw_typed: f64,
+    pub(crate) haul_null: f64,
+    pub(crate) raw_k: Vec<(usize, f64)>,
+    pub(crate) haul_k: Vec<(usize, f64)>,
+    pub(crate) streams: Vec<StreamsResult>,
+    pub(crate) rss: Vec<(usize, Result<RssReport, String>)>,
+    pub(crate) dlt: Option<Peer>,
+}
+
+/// Every target from what the run found; a skipped peer also adds a note.
+pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
+    let mut targets = vec![Target::at_least(
+        "haul sequential (null sink) vs the raw reqwest loop",
+        format!(
+            "{} vs {} records/s",
+            thousands(found.haul_null),
+            thousands(found.raw_seq)
+        ),
+        found.haul_null,
+        found.raw_seq,
+        1.0,
+    )];
+    let at = |list: &[(usize, f64)], k: usize| {
+        list.iter()
+            .find(|(kk, _)| *kk == k)
+            .map_or(0.0, |(_, r)| *r)
+    };
+    let (haul32, haul1, raw32) = (
+        at(&found.haul_k, TARGET_K),
+        at(&found.haul_k, 1),
+        at(&found.raw_k, TARGET_K),
+    );
+    targets.push(Target::at_least(
+        "haul K=32 vs haul sequential, both at 20 ms",
+        format!("{} vs {} records/s", thousands(haul32), thousands(haul1)),
+        haul32,
+        haul1,
+        20.0,
+    ));
+    targets.push(Target::at_least(
+        "haul K=32 vs raw buffer_unordered(32), at 20 ms",
+        format!("{} vs {} records/s", thousands(haul32), thousands(raw32)),
+        haul32,
+        raw32,
+        0.90,
+    ));
+    for (name, result) in &found.streams {
+        let title = format!(
+            "{STREAMS} streams, one {name}: within 2 % of {STREAM_RATE}/s, no over-limit 429"
+        );
+        targets.push(match result {
+            Ok((rate, over)) => {
+                let ratio = rate / f64::from(STREAM_RATE);
+                Target {
+                    name: title,
+                    measured: format!("{} req/s, {over} over-limit 429s", format_rate(*rate)),
+                    ratio,
+                    required: "0.98–1.02×, 0 × 429".to_owned(),
+                    pass: (ratio - 1.0).abs() <= 0.02 && *over == 0,
+                }
+            }
+            Err(e) => Target::not_measured(&title, e.clone(), "0.98–1.02×, 0 × 429"),
+        });
+    }
+    let rss = |n: usize| {
+        found
+            .rss
+            .iter()
+            .find(|(r, _)| *r == n)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(RssReport::peak_mib)
+    };
+    match (rss(1_000_000), rss(100_000)) {
+        (Some(big), small) => {
+            targets.push(Target::at_most(
+                "peak RSS extracting 1,000,000 records into SQLite vs 64 MiB",
+                format!("{big:.1} MiB"),
+                big,
+                64.0,
+                1.0,
+            ));
+            match small {
+                Some(small) => targets.push(Target::at_most(
+                    "peak RSS at 1,000,000 vs at 100,000 records",
+                    format!("{big:.1} vs {small:.1} MiB"),
+                    big,
+                    small,
+                    1.3,
+                )),
+                None => targets.push(Target::not_measured(
+                    "peak RSS at 1,000,000 vs at 100,000 records",
+                    "the 100,000-record child failed".into(),
+                    "≤ 1.30×",
+                )),
+            }
+        }
+        (None, _) => {
+            let why = found
+                .rss
+                .iter()
+                .find_map(|(_, r)| r.as_ref().err().cloned())
+                .unwrap_or_else(|| "not run".into());
+            targets.push(Target::not_measured(
+                "peak RSS extracting 1,000,000 records into SQLite vs 64 MiB",
+                why,
+                "≤ 1.00×",
+            ));
+        }
+    }
+    match &found.dlt {
+        Some(Peer::Measured { samples, .. }) => {
+            let dlt = samples.median().rate();
+            notes.push(format!(
+                "For scale: the minimal typed raw loop (section 1) drains {} records/s, {:.1}× dlt; \
+                 haul's overhead over it is what the dlt target hinges on.",
+                thousands(found.raw_typed),
+                found.raw_typed / dlt.max(1e-9)
+            ));
+            targets.push(Target::at_least(
+                "haul sequential (null sink) vs dlt RESTClient.paginate",
+                format!(
+                    "{} vs {} records/s",
+                    thousands(found.haul_null),
+                    thousands(dlt)
+                ),
+                found.haul_null,
+                dlt,
+                10.0,
+            ));
+        }
+        Some(Peer::Skipped(why)) => {
+            notes.push(format!("dlt skipped: {why}"));
+            targets.push(Target::not_measured(
+                "haul sequential (null sink) vs dlt RESTClient.paginate",
+                format!("skipped: {why}"),
+                "≥ 10.00×",
+            ));
+        }
+        None => {}
+    }
+    targets
+}
+
+/// Requests per second with one decimal.
+pub(crate) fn format_rate(rate: f64) -> String {
+    format!("{rate:.1}")
+}
