@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::{page_size_builder, set_page_size};
 use crate::choice::Choice;
 use crate::detect::{detect, detect_records};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
@@ -75,11 +76,9 @@ impl AutoPaginator {
         self
     }
 
-    /// Sends the page size as query parameter `param` on the first request
-    /// (styles that build the next request from the current one keep it).
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
+    page_size_builder! {
+        /// Sends the page size as query parameter `param` on the first request
+        /// (styles that build the next request from the current one keep it).
     }
 
     /// The query parameter a detected cursor is sent back in, instead of the
@@ -122,9 +121,7 @@ impl Paginator for AutoPaginator {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }
 

@@ -50,107 +50,100 @@ impl Choice {
     pub(crate) fn paginator(&self) -> Box<dyn Paginator> {
         match self.clone() {
             Self::Link => Box::new(LinkHeaderPaginator::new()),
-            Self::NextUrl { pointer, has_more } => {
-                let p = NextUrlPaginator::new(pointer);
-                Box::new(match has_more {
-                    Some(h) => p.has_more_at(h),
-                    None => p,
-                })
-            }
+            Self::NextUrl { pointer, has_more } => Box::new(with(
+                NextUrlPaginator::new(pointer),
+                has_more,
+                NextUrlPaginator::has_more_at,
+            )),
             Self::Cursor {
                 pointer,
                 param,
                 has_more,
-            } => {
-                let p = CursorPaginator::new(pointer, param);
-                Box::new(match has_more {
-                    Some(h) => p.has_more_at(h),
-                    None => p,
-                })
-            }
+            } => Box::new(with(
+                CursorPaginator::new(pointer, param),
+                has_more,
+                CursorPaginator::has_more_at,
+            )),
             Self::LastRecord {
                 field,
                 param,
                 has_more,
-            } => {
-                let p = LastRecordCursor::new(field, param);
-                Box::new(match has_more {
-                    Some(h) => p.has_more_at(h),
-                    None => p,
-                })
-            }
-            Self::Offset { param, total } => {
-                let p = OffsetPaginator::new(param);
-                Box::new(match total {
-                    Some(t) => p.total_at(t),
-                    None => p,
-                })
-            }
+            } => Box::new(with(
+                LastRecordCursor::new(field, param),
+                has_more,
+                LastRecordCursor::has_more_at,
+            )),
+            Self::Offset { param, total } => Box::new(with(
+                OffsetPaginator::new(param),
+                total,
+                OffsetPaginator::total_at,
+            )),
             Self::Page {
                 param,
                 first,
                 total,
                 total_pages,
             } => {
-                let mut p = PageNumberPaginator::new(param).first_page(first);
-                if let Some(t) = total {
-                    p = p.total_at(t);
-                }
-                if let Some(t) = total_pages {
-                    p = p.total_pages_at(t);
-                }
-                Box::new(p)
+                let p = PageNumberPaginator::new(param).first_page(first);
+                let p = with(p, total, PageNumberPaginator::total_at);
+                Box::new(with(p, total_pages, PageNumberPaginator::total_pages_at))
             }
             Self::Single => Box::new(SinglePage::new()),
         }
     }
 
-    pub(crate) fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<&str>| {
-            if let Some(v) = v {
-                m.insert(k.into(), Value::from(v));
-            }
-        };
+    /// The text fields stored for this choice, by key, in the order they are
+    /// written; an unset optional one is `None` (and not stored).
+    fn text_fields(&self) -> Vec<(&'static str, Option<&str>)> {
         match self {
-            Self::Link | Self::Single => {}
-            Self::NextUrl { pointer, has_more } => {
-                put("pointer", Some(pointer));
-                put("has_more", has_more.as_deref());
-            }
+            Self::Link | Self::Single => Vec::new(),
+            Self::NextUrl { pointer, has_more } => vec![
+                ("pointer", Some(pointer)),
+                ("has_more", has_more.as_deref()),
+            ],
             Self::Cursor {
                 pointer,
                 param,
                 has_more,
-            } => {
-                put("pointer", Some(pointer));
-                put("param", Some(param));
-                put("has_more", has_more.as_deref());
-            }
+            } => vec![
+                ("pointer", Some(pointer)),
+                ("param", Some(param)),
+                ("has_more", has_more.as_deref()),
+            ],
             Self::LastRecord {
                 field,
                 param,
                 has_more,
-            } => {
-                put("field", Some(field));
-                put("param", Some(param));
-                put("has_more", has_more.as_deref());
-            }
+            } => vec![
+                ("field", Some(field)),
+                ("param", Some(param)),
+                ("has_more", has_more.as_deref()),
+            ],
             Self::Offset { param, total } => {
-                put("param", Some(param));
-                put("total", total.as_deref());
+                vec![("param", Some(param)), ("total", total.as_deref())]
             }
             Self::Page {
                 param,
-                first,
                 total,
                 total_pages,
-            } => {
-                put("param", Some(param));
-                put("total", total.as_deref());
-                put("total_pages", total_pages.as_deref());
-                m.insert("first".into(), Value::from(*first));
+                ..
+            } => vec![
+                ("param", Some(param)),
+                ("total", total.as_deref()),
+                ("total_pages", total_pages.as_deref()),
+            ],
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        for (k, v) in self.text_fields() {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::from(v));
             }
+        }
+        if let Self::Page { first, .. } = self {
+            m.insert("first".into(), Value::from(*first));
         }
         m.insert("style".into(), Value::from(self.name()));
         Value::Object(m)
@@ -189,5 +182,13 @@ impl Choice {
             },
             _ => return Err(bad()),
         })
+    }
+}
+
+/// `pager`, with `set` applied to the stored `value` when there is one.
+fn with<P>(pager: P, value: Option<String>, set: impl FnOnce(P, String) -> P) -> P {
+    match value {
+        Some(v) => set(pager, v),
+        None => pager,
     }
 }

@@ -4,6 +4,7 @@
 use haul_core::{Record, Request, Response};
 use serde_json::Value;
 
+use crate::builders::{page_size_builder, selector_builders, set_page_size};
 use crate::signals::{
     check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at, set_cursor_param,
 };
@@ -101,23 +102,9 @@ impl CursorPaginator {
         }
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
+    selector_builders!();
 
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
-
-    /// Sends the page size as query parameter `param` on every request.
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
-    }
+    page_size_builder!();
 
     /// Sends this cursor on the first request.
     pub fn initial_cursor(mut self, cursor: impl Into<String>) -> Self {
@@ -165,9 +152,7 @@ impl Paginator for CursorPaginator {
         if let Some(p) = &self.has_more {
             check_pointer("has_more", p)?;
         }
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         if let Some(cursor) = &self.initial_cursor {
             self.place(&mut base, Value::String(cursor.clone()))?;
         }

@@ -2,7 +2,8 @@
 
 use haul_core::{Record, Request, Response};
 
-use crate::signals::{bad_field, set_cursor_param};
+use crate::builders::{next_with_cursor, page_size_builder, selector_builders, set_page_size};
+use crate::signals::bad_field;
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
 /// Cursor pagination where the cursor comes in a response header (e.g.
@@ -44,23 +45,9 @@ impl HeaderCursor {
         }
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
+    selector_builders!();
 
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
-
-    /// Sends the page size as query parameter `param` on every request.
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
-    }
+    page_size_builder!();
 
     /// Whether the header's cursor is already percent-encoded and goes into
     /// the query verbatim (see [`CursorPaginator`](crate::CursorPaginator)).
@@ -82,9 +69,7 @@ impl Paginator for HeaderCursor {
                 self.header
             )));
         }
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }
 
@@ -103,8 +88,11 @@ impl Paginator for HeaderCursor {
         if cursor.is_empty() {
             return Ok(Next::End);
         }
-        let mut next = page.request.clone();
-        set_cursor_param(&mut next, &self.param, cursor, self.pre_encoded);
-        Ok(Next::Request(next))
+        Ok(next_with_cursor(
+            page.request,
+            &self.param,
+            cursor,
+            self.pre_encoded,
+        ))
     }
 }

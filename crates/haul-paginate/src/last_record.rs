@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::{next_with_cursor, page_size_builder, selector_builders, set_page_size};
 use crate::signals::{bad_field, check_pointer, flag_at, json_text, no_way_forward};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -59,23 +60,9 @@ impl LastRecordCursor {
         self
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
+    selector_builders!();
 
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
-
-    /// Sends the page size as query parameter `param` on every request.
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
-    }
+    page_size_builder!();
 }
 
 impl Paginator for LastRecordCursor {
@@ -88,9 +75,7 @@ impl Paginator for LastRecordCursor {
         if let Some(p) = &self.has_more {
             check_pointer("has_more", p)?;
         }
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }
 
@@ -128,8 +113,6 @@ impl Paginator for LastRecordCursor {
                 ),
             ));
         };
-        let mut next = page.request.clone();
-        next.set_query(&self.param, &value);
-        Ok(Next::Request(next))
+        Ok(next_with_cursor(page.request, &self.param, &value, false))
     }
 }

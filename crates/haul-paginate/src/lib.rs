@@ -59,6 +59,7 @@
 
 mod auto;
 mod body;
+mod builders;
 mod choice;
 mod cursor;
 mod detect;

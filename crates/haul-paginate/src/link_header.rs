@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::{next_at_url, page_size_builder, selector_builders, set_page_size};
 use crate::link::find_link;
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -56,23 +57,11 @@ impl LinkHeaderPaginator {
         self
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
+    selector_builders!();
 
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
-
-    /// Sends the page size as query parameter `param` on the first request
-    /// (next links carry their own).
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
+    page_size_builder! {
+        /// Sends the page size as query parameter `param` on the first request
+        /// (next links carry their own).
     }
 }
 
@@ -82,9 +71,7 @@ impl Paginator for LinkHeaderPaginator {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }
 
@@ -94,11 +81,7 @@ impl Paginator for LinkHeaderPaginator {
 
     fn next(&self, page: &PageContext<'_>, _state: &mut PageState) -> Result<Next, PaginateError> {
         Ok(match find_link(page.response, &self.rel)? {
-            Some(url) => {
-                let mut next = page.request.clone();
-                next.url = url;
-                Next::Request(next)
-            }
+            Some(url) => next_at_url(page.request, url),
             None => Next::End,
         })
     }

@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::{next_at_url, page_size_builder, selector_builders, set_page_size};
 use crate::signals::{
     bad_field, check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at,
 };
@@ -60,23 +61,11 @@ impl NextUrlPaginator {
         self
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
+    selector_builders!();
 
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
-
-    /// Sends the page size as query parameter `param` on the first request
-    /// (next URLs carry their own).
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
+    page_size_builder! {
+        /// Sends the page size as query parameter `param` on the first request
+        /// (next URLs carry their own).
     }
 }
 
@@ -90,9 +79,7 @@ impl Paginator for NextUrlPaginator {
         if let Some(p) = &self.has_more {
             check_pointer("has_more", p)?;
         }
-        if let Some((param, size)) = &self.page_size {
-            base.set_query(param, &size.to_string());
-        }
+        set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }
 
@@ -128,8 +115,6 @@ impl Paginator for NextUrlPaginator {
                 format!("not a URL or relative reference ({e})"),
             )
         })?;
-        let mut next = page.request.clone();
-        next.url = url;
-        Ok(Next::Request(next))
+        Ok(next_at_url(page.request, url))
     }
 }

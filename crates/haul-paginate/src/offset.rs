@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::{at_position, selector_builders};
 use crate::stops::{MAX_REMAINING, StopSignals, query_number};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -94,25 +95,10 @@ impl OffsetPaginator {
         self
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
-
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
+    selector_builders!();
 
     fn at(&self, request: &Request, offset: u64) -> Request {
-        let mut next = request.clone();
-        next.set_query(&self.offset_param, &offset.to_string());
-        if let Some((param, limit)) = &self.limit {
-            next.set_query(param, &limit.to_string());
-        }
-        next
+        at_position(request, &self.offset_param, offset, self.limit.as_ref())
     }
 }
 
@@ -122,15 +108,7 @@ impl Paginator for OffsetPaginator {
     }
 
     fn first(&self, base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        self.stops.check()?;
-        if self.stops.short_page && self.limit.is_none() {
-            return Err(PaginateError::Config(
-                "stop_on_short_page needs a limit to compare with".into(),
-            ));
-        }
-        if matches!(self.limit, Some((_, 0))) {
-            return Err(PaginateError::Config("the limit must be at least 1".into()));
-        }
+        self.stops.check(self.limit.as_ref(), "limit")?;
         Ok(self.at(&base, self.start))
     }
 
@@ -150,7 +128,7 @@ impl Paginator for OffsetPaginator {
         let next = offset.saturating_add(n);
         let done = seen.total.is_some_and(|t| next >= t)
             || seen.has_more == Some(false)
-            || (self.stops.short_page && self.limit.as_ref().is_some_and(|(_, l)| n < *l));
+            || self.stops.is_short(n, self.limit.as_ref());
         Ok(if done {
             Next::End
         } else {

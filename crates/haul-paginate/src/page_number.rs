@@ -3,6 +3,7 @@
 use haul_core::{Record, Request, Response};
 use serde_json::Value;
 
+use crate::builders::{at_position, page_size_builder, selector_builders};
 use crate::stops::{MAX_REMAINING, StopSignals, query_number};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -68,11 +69,7 @@ impl PageNumberPaginator {
         self
     }
 
-    /// Sends the page size as query parameter `param` on every request.
-    pub fn page_size(mut self, param: impl Into<String>, size: u64) -> Self {
-        self.page_size = Some((param.into(), size));
-        self
-    }
+    page_size_builder!();
 
     /// The total number of pages is at this JSON pointer (e.g. `/total_pages`).
     pub fn total_pages_at(mut self, pointer: impl Into<String>) -> Self {
@@ -99,25 +96,10 @@ impl PageNumberPaginator {
         self
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
-
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
+    selector_builders!();
 
     fn at(&self, request: &Request, number: u64) -> Request {
-        let mut next = request.clone();
-        next.set_query(&self.param, &number.to_string());
-        if let Some((param, size)) = &self.page_size {
-            next.set_query(param, &size.to_string());
-        }
-        next
+        at_position(request, &self.param, number, self.page_size.as_ref())
     }
 }
 
@@ -127,17 +109,7 @@ impl Paginator for PageNumberPaginator {
     }
 
     fn first(&self, base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        self.stops.check()?;
-        if self.stops.short_page && self.page_size.is_none() {
-            return Err(PaginateError::Config(
-                "stop_on_short_page needs a page size to compare with".into(),
-            ));
-        }
-        if matches!(self.page_size, Some((_, 0))) {
-            return Err(PaginateError::Config(
-                "the page size must be at least 1".into(),
-            ));
-        }
+        self.stops.check(self.page_size.as_ref(), "page size")?;
         Ok(self.at(&base, self.first_page))
     }
 
@@ -162,7 +134,7 @@ impl Paginator for PageNumberPaginator {
         let done = signals.total_pages.is_some_and(|t| pages_done >= t)
             || signals.total.is_some_and(|t| seen >= t)
             || signals.has_more == Some(false)
-            || (self.stops.short_page && self.page_size.as_ref().is_some_and(|(_, s)| n < *s));
+            || self.stops.is_short(n, self.page_size.as_ref());
         Ok(if done {
             Next::End
         } else {

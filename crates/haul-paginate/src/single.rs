@@ -2,6 +2,7 @@
 
 use haul_core::{Record, Request, Response};
 
+use crate::builders::selector_builders;
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
 /// One request, one page: for endpoints that return everything at once.
@@ -29,17 +30,7 @@ impl SinglePage {
         Self::default()
     }
 
-    /// Where the records are: a JSON pointer to an array.
-    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.selector = RecordSelector::pointer(pointer);
-        self
-    }
-
-    /// Where the records are, as any [`RecordSelector`].
-    pub fn selector(mut self, selector: RecordSelector) -> Self {
-        self.selector = selector;
-        self
-    }
+    selector_builders!();
 }
 
 impl Paginator for SinglePage {

@@ -33,7 +33,14 @@ pub(crate) struct Observed {
 }
 
 impl StopSignals {
-    pub(crate) fn check(&self) -> Result<(), PaginateError> {
+    /// Rejects, when the run starts, a pointer that cannot be a JSON pointer,
+    /// and a page size (called `size_name` in errors) that cannot serve: none
+    /// to compare a short page with, or 0.
+    pub(crate) fn check(
+        &self,
+        size: Option<&(String, u64)>,
+        size_name: &str,
+    ) -> Result<(), PaginateError> {
         for (what, p) in [
             ("total", &self.total),
             ("total pages", &self.total_pages),
@@ -43,7 +50,23 @@ impl StopSignals {
                 check_pointer(what, p)?;
             }
         }
+        if self.short_page && size.is_none() {
+            return Err(PaginateError::Config(format!(
+                "stop_on_short_page needs a {size_name} to compare with"
+            )));
+        }
+        if matches!(size, Some((_, 0))) {
+            return Err(PaginateError::Config(format!(
+                "the {size_name} must be at least 1"
+            )));
+        }
         Ok(())
+    }
+
+    /// Whether a page of `n` records ends the dataset by being shorter than
+    /// the page size (only with `stop_on_short_page`).
+    pub(crate) fn is_short(&self, n: u64, size: Option<&(String, u64)>) -> bool {
+        self.short_page && size.is_some_and(|(_, s)| n < *s)
     }
 
     /// Reads this page's signals. A total (or total page count) is remembered

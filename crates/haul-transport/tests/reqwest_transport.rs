@@ -122,6 +122,60 @@ async fn fixed(resp: Vec<u8>) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
     (addr, rx)
 }
 
+/// A response head announcing a 1 MB body (and none of it).
+const ANNOUNCES_A_MEGABYTE: &str = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+
+/// A response announcing 1000 bytes of body and sending only the first 10.
+const CUT_SHORT: &str = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789";
+
+/// What a [`raw_once`] server does after its raw answer.
+#[derive(Debug, Clone, Copy)]
+enum Then {
+    /// Closes the connection cleanly (FIN).
+    Close,
+    /// Keeps the connection open and says nothing more.
+    Stall,
+    /// Aborts the connection with a TCP RST (SO_LINGER 0).
+    Reset,
+}
+
+/// A server that reads one request per connection, writes `raw` (valid HTTP
+/// or not, possibly incomplete) and then does what `then` says.
+async fn raw_once(raw: &'static str, then: Then) -> SocketAddr {
+    serve(move |mut stream| async move {
+        if read_request(&mut stream).await.is_none() {
+            return;
+        }
+        let _ = stream.write_all(raw.as_bytes()).await;
+        match then {
+            Then::Close => {
+                let _ = stream.shutdown().await;
+            }
+            Then::Stall => tokio::time::sleep(Duration::from_secs(60)).await,
+            Then::Reset => {
+                let _ = stream.flush().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                stream.set_zero_linger().unwrap();
+                drop(stream);
+            }
+        }
+    })
+    .await
+}
+
+/// A server that reads a request and never answers.
+async fn silent() -> SocketAddr {
+    raw_once("", Then::Stall).await
+}
+
+/// An address nothing listens on (a port just bound and released).
+async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
 fn url(addr: SocketAddr, path: &str) -> url::Url {
     url::Url::parse(&format!("http://{addr}{path}")).unwrap()
 }
@@ -376,15 +430,7 @@ async fn chunked_body_over_limit_is_body_too_large() {
 async fn announced_length_over_limit_is_rejected_before_reading() {
     // Announces 1 MB, then sends nothing and keeps the connection open: only
     // an early check on Content-Length can answer before the read timeout.
-    let addr = serve(|mut stream| async move {
-        if read_request(&mut stream).await.is_none() {
-            return;
-        }
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
-        let _ = stream.write_all(head.as_bytes()).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let addr = raw_once(ANNOUNCES_A_MEGABYTE, Then::Stall).await;
     let t = ReqwestTransport::builder()
         .max_body_bytes(1000)
         .read_timeout(Duration::from_secs(60))
@@ -480,15 +526,7 @@ async fn connect_timeout_against_a_full_listen_queue() {
 
 #[tokio::test]
 async fn head_response_announcing_a_large_body_is_ok() {
-    let addr = serve(|mut stream| async move {
-        while read_request(&mut stream).await.is_some() {
-            let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
+    let (addr, _seen) = fixed(ANNOUNCES_A_MEGABYTE.into()).await;
     let t = ReqwestTransport::builder()
         .max_body_bytes(1000)
         .build()
@@ -502,9 +540,7 @@ async fn head_response_announcing_a_large_body_is_ok() {
 
 #[tokio::test]
 async fn refused_connection_is_connect_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = closed_port().await;
     let (res, _) = bounded(transport().send(&get(addr, "/"))).await;
     assert!(
         matches!(res, Err(TransportError::Connect { .. })),
@@ -514,11 +550,7 @@ async fn refused_connection_is_connect_error() {
 
 #[tokio::test]
 async fn silent_server_is_read_timeout() {
-    let addr = serve(|mut stream| async move {
-        let _ = read_request(&mut stream).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let addr = silent().await;
     let t = ReqwestTransport::builder()
         .read_timeout(Duration::from_millis(300))
         .build()
@@ -536,15 +568,7 @@ async fn silent_server_is_read_timeout() {
 
 #[tokio::test]
 async fn stall_mid_body_is_read_timeout() {
-    let addr = serve(|mut stream| async move {
-        if read_request(&mut stream).await.is_none() {
-            return;
-        }
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789";
-        let _ = stream.write_all(head.as_bytes()).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let addr = raw_once(CUT_SHORT, Then::Stall).await;
     let t = ReqwestTransport::builder()
         .read_timeout(Duration::from_millis(300))
         .build()
@@ -608,15 +632,7 @@ async fn close_mid_body_is_truncated() {
     // Announces 1000 bytes, sends 10, closes cleanly (FIN). hyper reports
     // "end of file before message length reached" (io UnexpectedEof while
     // decoding a length-delimited body), which is a truncation, not a reset.
-    let addr = serve(|mut stream| async move {
-        if read_request(&mut stream).await.is_none() {
-            return;
-        }
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789";
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+    let addr = raw_once(CUT_SHORT, Then::Close).await;
     let (res, _) = bounded(transport().send(&get(addr, "/"))).await;
     assert!(
         matches!(res, Err(TransportError::Truncated { .. })),
@@ -626,14 +642,10 @@ async fn close_mid_body_is_truncated() {
 
 #[tokio::test]
 async fn close_mid_chunked_body_is_truncated() {
-    let addr = serve(|mut stream| async move {
-        if read_request(&mut stream).await.is_none() {
-            return;
-        }
-        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n";
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
+    let addr = raw_once(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+        Then::Close,
+    )
     .await;
     let (res, _) = bounded(transport().send(&get(addr, "/"))).await;
     assert!(
@@ -645,18 +657,7 @@ async fn close_mid_chunked_body_is_truncated() {
 #[tokio::test]
 async fn rst_mid_body_is_reset() {
     // Same as above, but the server aborts with a TCP RST (SO_LINGER 0).
-    let addr = serve(|mut stream| async move {
-        if read_request(&mut stream).await.is_none() {
-            return;
-        }
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789";
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.flush().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stream.set_zero_linger().unwrap();
-        drop(stream);
-    })
-    .await;
+    let addr = raw_once(CUT_SHORT, Then::Reset).await;
     let (res, _) = bounded(transport().send(&get(addr, "/"))).await;
     assert!(matches!(res, Err(TransportError::Reset { .. })), "{res:?}");
 }
@@ -674,12 +675,7 @@ async fn close_before_response_is_reset() {
 
 #[tokio::test]
 async fn garbage_response_is_invalid_response() {
-    let addr = serve(|mut stream| async move {
-        let _ = read_request(&mut stream).await;
-        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+    let addr = raw_once("SSH-2.0-OpenSSH_9.6\r\n\r\n", Then::Close).await;
     let (res, _) = bounded(transport().send(&get(addr, "/"))).await;
     assert!(
         matches!(res, Err(TransportError::InvalidResponse { .. })),
@@ -734,14 +730,8 @@ async fn unsupported_scheme_is_invalid_response() {
 async fn errors_name_the_masked_url_only() {
     // A refused connection (reqwest's message would name the raw URL) and a
     // read timeout, both on a URL carrying a secret.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let closed = listener.local_addr().unwrap();
-    drop(listener);
-    let silent = serve(|mut stream| async move {
-        let _ = read_request(&mut stream).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let closed = closed_port().await;
+    let silent = silent().await;
     let t = ReqwestTransport::builder()
         .read_timeout(Duration::from_millis(200))
         .build()
