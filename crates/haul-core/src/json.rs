@@ -4,7 +4,9 @@
 //! else is skipped by the parser. This is what keeps haul's hot path cheap.
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::Deserialize;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -34,37 +36,104 @@ pub enum JsonError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn pointer<'a>(json: &'a str, pointer: &str) -> Result<Option<&'a RawValue>, JsonError> {
-    let root: &'a RawValue = serde_json::from_str(json)?;
-    if pointer.is_empty() {
-        return Ok(Some(root));
-    }
-    let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(JsonError::Pointer(pointer.to_owned()));
-    };
-    let mut current = root;
-    for token in rest.split('/') {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        let text = current.get();
-        let next = match text.as_bytes().first() {
-            Some(b'{') => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                de.deserialize_map(FindKey(&token))?
-            }
-            Some(b'[') => match token.parse::<usize>() {
-                Ok(index) if !token.starts_with('+') => {
-                    let mut de = serde_json::Deserializer::from_str(text);
-                    de.deserialize_seq(FindIndex(index))?
-                }
-                _ => None,
-            },
-            _ => None,
+    walk::<&'a RawValue>(json, pointer)
+}
+
+/// What [`array_at`] found at a pointer.
+#[derive(Debug)]
+pub enum ArrayAt<'a> {
+    /// The path does not exist.
+    Missing,
+    /// The value is `null`.
+    Null,
+    /// An array, split into its elements (borrowed from the input).
+    Items(Vec<&'a RawValue>),
+    /// Something other than an array or `null`.
+    NotAnArray,
+}
+
+/// Finds the array at `pointer` and splits it into its elements in the same
+/// pass (the record list of a page: one scan of the body, not three).
+///
+/// ```
+/// use haul_core::json::{array_at, ArrayAt};
+/// let body = r#"{"data":[{"id":1},{"id":2}],"next":"c2"}"#;
+/// let ArrayAt::Items(items) = array_at(body, "/data")? else { panic!() };
+/// assert_eq!(items[1].get(), r#"{"id":2}"#);
+/// assert!(matches!(array_at(body, "/next")?, ArrayAt::NotAnArray));
+/// assert!(matches!(array_at(body, "/none")?, ArrayAt::Missing));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn array_at<'a>(json: &'a str, pointer: &str) -> Result<ArrayAt<'a>, JsonError> {
+    Ok(walk::<ArrayAt<'a>>(json, pointer)?.unwrap_or(ArrayAt::Missing))
+}
+
+/// Walks `pointer` through `json`, deserializing the value at its end as `T`.
+///
+/// Each level is parsed once: the value at a token is captured while its
+/// siblings are skipped, and the whole input is validated on the way (with a
+/// check for trailing characters), without a separate validation pass.
+fn walk<'a, T: Deserialize<'a>>(json: &'a str, pointer: &str) -> Result<Option<T>, JsonError> {
+    let tokens: Vec<String> = if pointer.is_empty() {
+        Vec::new()
+    } else {
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return Err(JsonError::Pointer(pointer.to_owned()));
         };
-        match next {
-            Some(v) => current = v,
+        rest.split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect()
+    };
+    let Some((last, path)) = tokens.split_last() else {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let value = T::deserialize(&mut de)?;
+        de.end()?;
+        return Ok(Some(value));
+    };
+    let mut text = json;
+    for (depth, token) in path.iter().enumerate() {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let found = step::<&'a RawValue>(&mut de, text, token)?;
+        if depth == 0 {
+            de.end()?;
+        }
+        match found {
+            Some(raw) => text = raw.get(),
             None => return Ok(None),
         }
     }
-    Ok(Some(current))
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = step::<T>(&mut de, text, last)?;
+    if path.is_empty() {
+        de.end()?;
+    }
+    Ok(found)
+}
+
+/// One level of a walk: the member `token` of an object, or the element at
+/// index `token` of an array; `None` for anything else (the value is still
+/// parsed, so invalid input is an error).
+fn step<'a, T: Deserialize<'a>>(
+    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'a>>,
+    text: &'a str,
+    token: &str,
+) -> Result<Option<T>, JsonError> {
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => Ok(de.deserialize_map(FindKey::<T>(token, PhantomData))?),
+        Some(b'[') => match token.parse::<usize>() {
+            Ok(index) if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) => {
+                Ok(de.deserialize_seq(FindIndex::<T>(index, PhantomData))?)
+            }
+            _ => {
+                IgnoredAny::deserialize(&mut *de)?;
+                Ok(None)
+            }
+        },
+        _ => {
+            IgnoredAny::deserialize(&mut *de)?;
+            Ok(None)
+        }
+    }
 }
 
 /// A scalar read at a pointer, as the text an API expects back in a query
@@ -120,10 +189,10 @@ pub fn array_items(json: &str) -> Result<Vec<&RawValue>, JsonError> {
     Ok(serde_json::from_str::<Vec<&RawValue>>(json)?)
 }
 
-struct FindKey<'k>(&'k str);
+struct FindKey<'k, T>(&'k str, PhantomData<T>);
 
-impl<'de> Visitor<'de> for FindKey<'_> {
-    type Value = Option<&'de RawValue>;
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FindKey<'_, T> {
+    type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -133,7 +202,7 @@ impl<'de> Visitor<'de> for FindKey<'_> {
         let mut found = None;
         while let Some(is_match) = map.next_key_seed(KeyEquals(self.0))? {
             if is_match && found.is_none() {
-                found = Some(map.next_value::<&'de RawValue>()?);
+                found = Some(map.next_value::<T>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -164,10 +233,10 @@ impl<'de> Visitor<'de> for KeyEquals<'_> {
     }
 }
 
-struct FindIndex(usize);
+struct FindIndex<T>(usize, PhantomData<T>);
 
-impl<'de> Visitor<'de> for FindIndex {
-    type Value = Option<&'de RawValue>;
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FindIndex<T> {
+    type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array")
@@ -178,7 +247,7 @@ impl<'de> Visitor<'de> for FindIndex {
         let mut found = None;
         loop {
             if i == self.0 {
-                match seq.next_element::<&'de RawValue>()? {
+                match seq.next_element::<T>()? {
                     Some(v) => found = Some(v),
                     None => break,
                 }
@@ -188,6 +257,63 @@ impl<'de> Visitor<'de> for FindIndex {
             i += 1;
         }
         Ok(found)
+    }
+}
+
+impl<'de> Deserialize<'de> for ArrayAt<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ArrayAtVisitor)
+    }
+}
+
+struct ArrayAtVisitor;
+
+impl<'de> Visitor<'de> for ArrayAtVisitor {
+    type Value = ArrayAt<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            items.push(item);
+        }
+        Ok(ArrayAt::Items(items))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ArrayAt::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ArrayAt::Null)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(ArrayAt::NotAnArray)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(ArrayAt::NotAnArray)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(ArrayAt::NotAnArray)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(ArrayAt::NotAnArray)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(ArrayAt::NotAnArray)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(ArrayAt::NotAnArray)
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`RecordSelector`]: where the records of a response are.
 
-use haul_core::{Record, Response, json};
+use haul_core::json::{self, ArrayAt};
+use haul_core::{Record, Response};
 
 use crate::PaginateError;
 
@@ -57,23 +58,16 @@ impl RecordSelector {
 }
 
 fn array(response: &Response, text: &str, pointer: &str) -> Result<Vec<Record>, PaginateError> {
-    let found = json::pointer(text, pointer).map_err(|e| not_json(response, &e.to_string()))?;
-    let Some(raw) = found else {
-        return Ok(Vec::new());
-    };
-    match raw.get().as_bytes().first() {
-        Some(b'[') => {}
-        Some(b'n') => return Ok(Vec::new()),
-        _ => {
-            return Err(PaginateError::RecordsNotFound {
-                url: response.masked_url(),
-                selector: RecordSelector::pointer(pointer).describe(),
-                preview: response.preview(),
-            });
-        }
+    // One pass finds the array and splits it into records.
+    match json::array_at(text, pointer).map_err(|e| not_json(response, &e.to_string()))? {
+        ArrayAt::Items(items) => Ok(items.into_iter().map(Record::from_borrowed).collect()),
+        ArrayAt::Missing | ArrayAt::Null => Ok(Vec::new()),
+        _ => Err(PaginateError::RecordsNotFound {
+            url: response.masked_url(),
+            selector: RecordSelector::pointer(pointer).describe(),
+            preview: response.preview(),
+        }),
     }
-    let items = json::array_items(raw.get()).map_err(|e| not_json(response, &e.to_string()))?;
-    Ok(items.into_iter().map(Record::from_borrowed).collect())
 }
 
 /// The body as UTF-8 text, or a typed error with a preview.
