@@ -159,7 +159,7 @@ impl fmt::Debug for MaskedHeaders<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.0 {
-            if is_sensitive_header(name) {
+            if is_sensitive_header(name) || value.is_sensitive() {
                 map.entry(&name.as_str(), &MASK);
             } else {
                 map.entry(&name.as_str(), &value.to_str().unwrap_or("<binary>"));

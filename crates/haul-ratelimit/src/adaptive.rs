@@ -110,7 +110,7 @@ impl RateLimitHeaders {
                 out.remaining = Some(r);
             }
             if let Some(t) = structured_param(current, "t") {
-                out.reset_in = Some(Duration::from_secs(t));
+                out.reset_in = Some(Duration::from_secs(t.min(1_000_000_000)));
             }
         }
         if matches!(response.status.as_u16(), 429 | 503) {
@@ -124,7 +124,7 @@ impl RateLimitHeaders {
 
 fn reset_delta(value: f64, wall: SystemTime) -> Duration {
     if value > EPOCH_THRESHOLD as f64 {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(value);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(value.min(1e12));
         at.duration_since(wall).unwrap_or(Duration::ZERO)
     } else {
         Duration::from_secs_f64(value.min(1e9))
@@ -227,7 +227,8 @@ impl RateLimiter for HeaderAdaptive {
                     && let Some(reset_at) = s.reset_at
                 {
                     let rest = (reset_at + self.margin).saturating_sub(now);
-                    s.next_spread = Some(now + rest / (left.max(1) as u32));
+                    s.next_spread =
+                        Some(now + rest / u32::try_from(left).unwrap_or(u32::MAX).max(1));
                 }
                 Permit::Granted
             }
