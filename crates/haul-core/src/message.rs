@@ -35,6 +35,9 @@ pub struct Request {
     pub body: Option<Bytes>,
     /// Retry this request even when its method is not idempotent (a GraphQL query over POST).
     pub retry_non_idempotent: bool,
+    /// Query parameters of this request that carry credentials beyond the
+    /// default sensitive list (masked wherever the request is rendered).
+    pub secret_params: Vec<String>,
 }
 
 impl Request {
@@ -46,6 +49,7 @@ impl Request {
             headers: HeaderMap::new(),
             body: None,
             retry_non_idempotent: false,
+            secret_params: Vec::new(),
         }
     }
 
@@ -136,7 +140,13 @@ impl Request {
 
     /// The URL with credentials masked, for logs and errors.
     pub fn masked_url(&self) -> MaskedUrl {
-        MaskedUrl::new(&self.url)
+        MaskedUrl::with_extra(&self.url, &self.secret_params)
+    }
+
+    /// Whether query parameter `name` carries credentials (the default list,
+    /// or one of [`Request::secret_params`]).
+    pub fn is_secret_param(&self, name: &str) -> bool {
+        crate::redact::is_sensitive_param(name) || self.secret_params.iter().any(|p| p == name)
     }
 }
 

@@ -72,7 +72,13 @@ pub struct MaskedUrl(String);
 impl MaskedUrl {
     /// Masks `url` with the default sensitive parameter list.
     pub fn new(url: &Url) -> Self {
-        Self(mask_url(url))
+        Self(mask_url(url, &[]))
+    }
+
+    /// Masks `url` with the default list plus the parameter names in `extra`
+    /// (e.g. the name an API-key auth sends its key under).
+    pub fn with_extra(url: &Url, extra: &[String]) -> Self {
+        Self(mask_url(url, extra))
     }
 
     /// Masks a URL given as text; text that is not a URL is masked entirely.
@@ -107,7 +113,9 @@ impl fmt::Debug for MaskedUrl {
     }
 }
 
-fn mask_url(url: &Url) -> String {
+fn mask_url(url: &Url, extra: &[String]) -> String {
+    let is_sensitive_param =
+        |name: &str| is_sensitive_param(name) || extra.iter().any(|e| e == name);
     let mut out = url.clone();
     if out.password().is_some() {
         // Infallible for URLs that already carry a password (they have a host).

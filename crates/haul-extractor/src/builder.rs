@@ -26,6 +26,7 @@ use crate::{BuildError, Incremental};
 /// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
 /// | max pages | 1,000,000 |
 /// | max records per page | 250,000 |
+/// | max throttle wait | 5 minutes (one rate-limiter wait) |
 /// | concurrency | 1 (pages in flight when the remaining requests are known) |
 #[derive(Default)]
 #[must_use]
@@ -48,6 +49,7 @@ pub struct ExtractorBuilder {
     incremental: Option<Incremental>,
     max_records_per_page: Option<usize>,
     allow_cross_origin: bool,
+    max_throttle_wait: Option<std::time::Duration>,
     max_pages: Option<Option<u64>>,
 }
 
@@ -171,6 +173,15 @@ impl ExtractorBuilder {
         self
     }
 
+    /// Fail with [`ExtractError::ThrottledTooLong`](crate::ExtractError) rather
+    /// than wait longer than this for the rate limiter at once (a server
+    /// announcing a reset hours away). Default 5 minutes, like the
+    /// `Retry-After` cap.
+    pub fn max_throttle_wait(mut self, max: std::time::Duration) -> Self {
+        self.max_throttle_wait = Some(max);
+        self
+    }
+
     /// Follow next links that lead to another origin than the configured URL's
     /// (they never receive credentials). Off by default: such a link is a
     /// `PaginateError::CrossOrigin` naming both origins.
@@ -233,6 +244,9 @@ impl ExtractorBuilder {
             incremental: self.incremental,
             max_records_per_page: self.max_records_per_page.unwrap_or(250_000),
             allow_cross_origin: self.allow_cross_origin,
+            max_throttle_wait: self
+                .max_throttle_wait
+                .unwrap_or(std::time::Duration::from_secs(300)),
             max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
         }))
     }

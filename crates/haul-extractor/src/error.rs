@@ -47,6 +47,19 @@ pub enum ExtractError {
     /// The stored checkpoint cannot be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The rate limiter (typically from a server's announced reset) asked to
+    /// wait longer than the configured maximum.
+    #[error(
+        "throttled: the rate limit for {url} asks to wait {wait:?}, longer than the {max:?} maximum"
+    )]
+    ThrottledTooLong {
+        /// Masked URL of the request that would wait.
+        url: MaskedUrl,
+        /// The wait asked for.
+        wait: std::time::Duration,
+        /// The configured maximum.
+        max: std::time::Duration,
+    },
     /// A page carried more records than the configured sanity limit.
     #[error("the page from {url} has {count} records, more than the limit of {max}")]
     TooManyRecords {

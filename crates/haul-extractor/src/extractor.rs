@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) incremental: Option<Incremental>,
     /// Follow next links to other origins (never with credentials).
     pub(crate) allow_cross_origin: bool,
+    /// The longest single rate-limiter wait before the run fails.
+    pub(crate) max_throttle_wait: std::time::Duration,
     /// Sanity limit on records per page.
     pub(crate) max_records_per_page: usize,
     pub(crate) max_pages: Option<u64>,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use haul_core::redact::is_sensitive_header;
 use haul_core::{Record, Request, Response, TransportError, TransportErrorKind};
 use haul_paginate::PaginateError;
 use haul_ratelimit::{Permit, RateLimiter};
@@ -40,12 +41,17 @@ pub(crate) async fn fetch(
     stats: &mut FetchStats,
 ) -> Result<(Response, Vec<Record>), ExtractError> {
     let stream = inner.stream.as_str();
+    let request = if request.url.origin() == inner.request.url.origin() {
+        request
+    } else {
+        without_credentials(request, &inner)
+    };
     let started = inner.clock.now();
     let url = request.masked_url();
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        wait_for_permit(&inner, stats).await;
+        wait_for_permit(&inner, &request, stats).await?;
         tracing::debug!(stream, method = %request.method, url = %url, attempt, "sending request");
         inner.observer.on_event(&Event::RequestSent {
             stream,
@@ -170,10 +176,23 @@ enum Unusable {
     Body(PaginateError),
 }
 
-async fn wait_for_permit(inner: &Inner, stats: &mut FetchStats) {
+async fn wait_for_permit(
+    inner: &Inner,
+    request: &Request,
+    stats: &mut FetchStats,
+) -> Result<(), ExtractError> {
     loop {
         match inner.limiter.try_acquire(inner.clock.now()) {
-            Permit::Granted => return,
+            Permit::Granted => return Ok(()),
+            Permit::Wait(wait) if wait > inner.max_throttle_wait => {
+                // A server announcing a reset far away (or a misconfigured
+                // limiter) must not stall a run for hours: fail clearly.
+                return Err(ExtractError::ThrottledTooLong {
+                    url: request.masked_url(),
+                    wait,
+                    max: inner.max_throttle_wait,
+                });
+            }
             Permit::Wait(wait) => {
                 // Limiters promise progress; a floor keeps a buggy one from spinning.
                 let wait = wait.max(Duration::from_micros(100));
@@ -187,4 +206,34 @@ async fn wait_for_permit(inner: &Inner, stats: &mut FetchStats) {
             }
         }
     }
+}
+
+/// A request bound for another origin than the configured one (a followed
+/// cross-origin link) loses every credential that came from configuration:
+/// sensitive headers, headers marked sensitive, and the query parameters
+/// that carry configured keys. Parameters the server put in its own link
+/// (a presigned URL's signature, say) are the server's and stay.
+fn without_credentials(mut request: Request, inner: &Inner) -> Request {
+    let names: Vec<http::HeaderName> = request
+        .headers
+        .iter()
+        .filter(|(name, value)| is_sensitive_header(name) || value.is_sensitive())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in names {
+        request.headers.remove(name);
+    }
+    let configured: Vec<String> = inner
+        .request
+        .url
+        .query_pairs()
+        .filter(|(k, _)| inner.request.is_secret_param(k))
+        .map(|(k, _)| k.into_owned())
+        .chain(inner.secret_params.iter().cloned())
+        .collect();
+    for name in &configured {
+        request.remove_query(name);
+    }
+    tracing::debug!(url = %request.masked_url(), "another origin: sending without configured credentials");
+    request
 }

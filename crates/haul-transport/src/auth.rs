@@ -129,7 +129,12 @@ impl Auth for ApiKey {
                 let value = sensitive(key.expose(), &request.url)?;
                 request.headers.insert(name.clone(), value);
             }
-            Self::Query { name, key } => request.set_query(name, key.expose()),
+            Self::Query { name, key } => {
+                request.set_query(name, key.expose());
+                if !request.secret_params.contains(name) {
+                    request.secret_params.push(name.clone());
+                }
+            }
         }
         Ok(())
     }
@@ -154,6 +159,7 @@ pub struct OAuth2ClientCredentials {
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
     token: Mutex<Option<(Secret, Duration)>>,
+    insecure_allowed: bool,
 }
 
 impl std::fmt::Debug for OAuth2ClientCredentials {
@@ -185,6 +191,7 @@ impl OAuth2ClientCredentials {
             transport,
             clock: Arc::new(SystemClock::new()),
             token: Mutex::new(None),
+            insecure_allowed: false,
         }
     }
 
@@ -206,11 +213,28 @@ impl OAuth2ClientCredentials {
         self
     }
 
+    /// Allows a plain `http` token URL that is not loopback (the client
+    /// secret then travels unencrypted; a warning is logged).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.insecure_allowed = allow;
+        self
+    }
+
     async fn fetch(&self) -> Result<(Secret, Duration), TransportError> {
         let fail = |reason: String| TransportError::Auth {
             url: MaskedUrl::new(&self.token_url),
             reason,
         };
+        if self.token_url.scheme() != "https" && !is_loopback(&self.token_url) {
+            if !self.insecure_allowed {
+                return Err(fail(
+                    "the client secret is only sent to an https (or loopback) token URL; \
+                     set allow_insecure_http(true) to override"
+                        .into(),
+                ));
+            }
+            tracing::warn!(url = %MaskedUrl::new(&self.token_url), "sending the OAuth2 client secret over plain http");
+        }
         let body = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             form.append_pair("grant_type", "client_credentials");
@@ -351,13 +375,7 @@ impl<T: Transport> AuthTransport<T> {
         if url.scheme() == "https" {
             return Ok(());
         }
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        if loopback {
+        if is_loopback(url) {
             return Ok(());
         }
         if self.insecure_allowed {
@@ -386,14 +404,48 @@ impl<T: Transport> Transport for AuthTransport<T> {
         self.check_scheme(&request.url)?;
         let mut authed = request.clone();
         self.auth.apply(&mut authed).await?;
-        let response = self.inner.send(&authed).await?;
+        let mut response = self.inner.send(&authed).await?;
         if response.status == StatusCode::UNAUTHORIZED && self.auth.invalidate().await {
             tracing::info!(url = %request.masked_url(), "HTTP 401: refreshing credentials and retrying once");
             let mut again = request.clone();
             self.auth.apply(&mut again).await?;
-            return self.inner.send(&again).await;
+            response = self.inner.send(&again).await?;
         }
+        // The answering URL carries any query credential we added: remove it
+        // so nothing downstream (errors, checkpoints) can render it.
+        strip_query(&mut response.url, &self.auth.query_params());
         Ok(response)
+    }
+}
+
+/// Removes the query parameters named in `names` from `url`.
+fn strip_query(url: &mut Url, names: &[String]) {
+    if names.is_empty()
+        || !url
+            .query_pairs()
+            .any(|(k, _)| names.iter().any(|n| *n == k))
+    {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !names.iter().any(|n| n == k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+/// Whether `url` points at this machine (credentials may travel over plain http there).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 

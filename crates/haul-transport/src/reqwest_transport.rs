@@ -200,7 +200,7 @@ impl ReqwestTransportBuilder {
         self
     }
 
-    /// Maximum number of redirects followed for one request (default 10; with
+    /// Maximum number of redirects followed for one request (default 5; with
     /// `0`, every 3xx response is returned as it is).
     ///
     /// Only redirects to the same origin (scheme, host and port) are followed,
@@ -745,7 +745,7 @@ fn describe(err: &(dyn StdError + 'static)) -> String {
 fn scrub(text: &str, request: &Request) -> String {
     let mut out = text.replace(request.url.as_str(), request.masked_url().as_str());
     for (name, value) in request.url.query_pairs() {
-        if haul_core::redact::is_sensitive_param(&name) && value.len() >= 3 {
+        if request.is_secret_param(&name) && value.len() >= 3 {
             out = out.replace(value.as_ref(), haul_core::redact::MASK);
         }
     }
