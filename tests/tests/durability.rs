@@ -724,6 +724,49 @@ async fn a_non_retryable_failure_is_surfaced_after_one_attempt_with_the_pages_be
     );
 }
 
+/// A sink that refuses every write (a full disk, a lost database).
+struct BrokenSink;
+
+#[async_trait::async_trait]
+impl Sink for BrokenSink {
+    async fn open(&self, _stream: &str) -> Result<Option<Checkpoint>, haul::SinkError> {
+        Ok(None)
+    }
+    async fn write(&self, _batch: haul::sink::Batch<'_>) -> Result<(), haul::SinkError> {
+        Err(haul::SinkError::Usage("the disk is full".into()))
+    }
+    async fn watermark(&self, _s: &str, _p: &str) -> Result<Option<String>, haul::SinkError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn a_failed_commit_after_a_failure_reports_both_errors() {
+    let dataset = Dataset::generate(7, 500);
+    let server = serve(&dataset).await;
+    let extractor = builder(&server, "/items?fail_at=4&fail_status=400")
+        .batch_size(100 * PAGE as usize)
+        .build()
+        .unwrap();
+    let error = extractor.run(&BrokenSink).await.unwrap_err();
+    match &error {
+        ExtractError::CommitAfterFailure { original, commit } => {
+            // The original failure is kept as it was, not replaced by the commit's.
+            assert!(
+                matches!(original.as_ref(), ExtractError::Http { status, .. } if *status == 400),
+                "{original:?}"
+            );
+            assert!(commit.to_string().contains("the disk is full"), "{commit}");
+        }
+        other => panic!("expected both errors, got {other:?}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("400") && text.contains("the disk is full"),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 5. graceful stop
 // ---------------------------------------------------------------------------

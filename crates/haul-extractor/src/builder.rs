@@ -166,7 +166,7 @@ impl ExtractorBuilder {
     }
 
     /// A page with more records than this is refused with
-    /// [`ExtractError::TooManyRecords`] (a sanity limit against a misbehaving
+    /// [`ExtractError::TooManyRecords`](crate::ExtractError::TooManyRecords) (a sanity limit against a misbehaving
     /// server; default 250,000).
     pub fn max_records_per_page(mut self, n: usize) -> Self {
         self.max_records_per_page = Some(n);
