@@ -197,7 +197,7 @@ async fn wait_for_permit(
                 // Limiters promise progress; a floor keeps a buggy one from spinning.
                 let wait = wait.max(Duration::from_micros(100));
                 stats.throttle_wait += wait;
-                tracing::debug!(stream = %inner.stream, wait = ?wait, "waiting for the rate limiter");
+                tracing::info!(stream = %inner.stream, url = %request.masked_url(), wait = ?wait, "throttled: waiting for the rate limiter");
                 inner.observer.on_event(&Event::ThrottleWait {
                     stream: &inner.stream,
                     wait,
