@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::builders::{page_size_builder, selector_builders, set_page_size};
 use crate::signals::{
-    check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at, set_cursor_param,
+    check_pointers, cursor_text, flag_at, json_text, no_way_forward, raw_at, set_cursor_param,
 };
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -148,10 +148,10 @@ impl Paginator for CursorPaginator {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        check_pointer("cursor", &self.cursor_pointer)?;
-        if let Some(p) = &self.has_more {
-            check_pointer("has_more", p)?;
-        }
+        check_pointers(&[
+            ("cursor", Some(&self.cursor_pointer)),
+            ("has_more", self.has_more.as_deref()),
+        ])?;
         set_page_size(&mut base, self.page_size.as_ref());
         if let Some(cursor) = &self.initial_cursor {
             self.place(&mut base, Value::String(cursor.clone()))?;

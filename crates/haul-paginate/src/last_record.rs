@@ -3,7 +3,7 @@
 use haul_core::{Record, Request, Response};
 
 use crate::builders::{next_with_cursor, page_size_builder, selector_builders, set_page_size};
-use crate::signals::{bad_field, check_pointer, flag_at, json_text, no_way_forward};
+use crate::signals::{bad_field, check_pointers, flag_at, json_text, no_way_forward};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
 /// Keyset pagination as Stripe does it: the next request sends a field of the
@@ -71,10 +71,10 @@ impl Paginator for LastRecordCursor {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        check_pointer("last-record field", &self.field)?;
-        if let Some(p) = &self.has_more {
-            check_pointer("has_more", p)?;
-        }
+        check_pointers(&[
+            ("last-record field", Some(&self.field)),
+            ("has_more", self.has_more.as_deref()),
+        ])?;
         set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }

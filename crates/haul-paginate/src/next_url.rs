@@ -4,7 +4,7 @@ use haul_core::{Record, Request, Response};
 
 use crate::builders::{next_at_url, page_size_builder, selector_builders, set_page_size};
 use crate::signals::{
-    bad_field, check_pointer, cursor_text, flag_at, json_text, no_way_forward, raw_at,
+    bad_field, check_pointers, cursor_text, flag_at, json_text, no_way_forward, raw_at,
 };
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
@@ -75,10 +75,10 @@ impl Paginator for NextUrlPaginator {
     }
 
     fn first(&self, mut base: Request, _state: &mut PageState) -> Result<Request, PaginateError> {
-        check_pointer("next URL", &self.pointer)?;
-        if let Some(p) = &self.has_more {
-            check_pointer("has_more", p)?;
-        }
+        check_pointers(&[
+            ("next URL", Some(&self.pointer)),
+            ("has_more", self.has_more.as_deref()),
+        ])?;
         set_page_size(&mut base, self.page_size.as_ref());
         Ok(base)
     }

@@ -137,6 +137,16 @@ pub(crate) fn check_pointer(what: &str, pointer: &str) -> Result<(), PaginateErr
     }
 }
 
+/// Checks every configured pointer of a paginator (`None`: not configured).
+pub(crate) fn check_pointers(pointers: &[(&str, Option<&str>)]) -> Result<(), PaginateError> {
+    for (what, pointer) in pointers {
+        if let Some(pointer) = pointer {
+            check_pointer(what, pointer)?;
+        }
+    }
+    Ok(())
+}
+
 /// Sets query parameter `name` to a cursor. A `pre_encoded` cursor is put
 /// into the query exactly as the API sent it (only `&`, which would end the
 /// parameter, is escaped): percent-encoding it again would turn `%3D` into

@@ -4,7 +4,7 @@
 use haul_core::Request;
 use serde_json::Value;
 
-use crate::signals::{check_pointer, count_at, flag_at, json_text};
+use crate::signals::{check_pointers, count_at, flag_at, json_text};
 use crate::{PageContext, PageState, PaginateError};
 
 /// State key for the number of pages the API announced.
@@ -41,15 +41,11 @@ impl StopSignals {
         size: Option<&(String, u64)>,
         size_name: &str,
     ) -> Result<(), PaginateError> {
-        for (what, p) in [
-            ("total", &self.total),
-            ("total pages", &self.total_pages),
-            ("has_more", &self.has_more),
-        ] {
-            if let Some(p) = p {
-                check_pointer(what, p)?;
-            }
-        }
+        check_pointers(&[
+            ("total", self.total.as_deref()),
+            ("total pages", self.total_pages.as_deref()),
+            ("has_more", self.has_more.as_deref()),
+        ])?;
         if self.short_page && size.is_none() {
             return Err(PaginateError::Config(format!(
                 "stop_on_short_page needs a {size_name} to compare with"
