@@ -1589,14 +1589,16 @@ async fn a_far_rate_limit_reset_does_not_stall_the_run() {
     })
     .await;
     let started = tokio::time::Instant::now();
+    let sink = MemorySink::new();
     let result = Extractor::builder()
         .url(format!("http://{addr}/items"))
         .paginator(LinkHeaderPaginator::new())
         .rate_limiter(haul::HeaderAdaptive::new())
         .retry(NoRetry)
+        .stream("items")
         .build()
         .unwrap()
-        .run(&MemorySink::new())
+        .run(&sink)
         .await;
     let took = started.elapsed();
     assert!(
@@ -1608,4 +1610,17 @@ async fn a_far_rate_limit_reset_does_not_stall_the_run() {
         matches!(&result, Err(ExtractError::ThrottledTooLong { wait, .. }) if *wait > Duration::from_secs(300)),
         "{result:?}"
     );
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "page 2 was never requested");
+    let kept: Vec<String> = sink
+        .records("items")
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    assert_eq!(kept, ["1"], "page 1's record is written");
+    let checkpoint = sink.checkpoint("items").expect("page 1 is committed");
+    assert_eq!((checkpoint.pages, checkpoint.records), (1, 1));
+    match &checkpoint.position {
+        Position::Next(next) => assert!(next.url.ends_with("/items?page=2"), "{}", next.url),
+        other => panic!("the resume point is page 2, got {other:?}"),
+    }
 }
