@@ -1207,7 +1207,7 @@ fn allow_insecure_http_lifts_the_https_requirement_and_warns_once() {
 async fn oauth2_client_secret_is_not_sent_to_a_plain_http_token_url() {
     let api = FakeTransport::default();
     let token = FakeTransport::default();
-    let _ = Extractor::builder()
+    let err = Extractor::builder()
         .url("https://api.example.com/items")
         .paginator(LinkHeaderPaginator::new())
         .transport(api.clone())
@@ -1221,11 +1221,33 @@ async fn oauth2_client_secret_is_not_sent_to_a_plain_http_token_url() {
         .build()
         .unwrap()
         .run(&MemorySink::new())
-        .await;
+        .await
+        .unwrap_err();
+    match &err {
+        ExtractError::Transport {
+            source: TransportError::Auth { url, reason },
+            attempts: 1,
+            ..
+        } => {
+            assert_eq!(url.as_str(), "http://auth.example.com/oauth/token");
+            assert!(reason.contains("https"), "{reason}");
+        }
+        other => panic!("expected an auth error naming the token URL, got {other:?}"),
+    }
     assert!(
         token.sent().is_empty(),
         "the client secret went over plain http: {:?}",
         token.sent()
+    );
+    assert!(
+        api.sent().is_empty(),
+        "the API was called without a token: {:?}",
+        api.sent()
+    );
+    assert_no_secret(
+        "the error",
+        &format!("{err} {err:?}"),
+        &[CLIENT_SECRET.into()],
     );
 }
 
