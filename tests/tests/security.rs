@@ -170,6 +170,19 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// `secret` as a log line, an error or a file could show it: verbatim,
+/// base64 (padded and not, standard and URL-safe) and percent-encoded.
+fn encodings(secret: &str) -> Vec<String> {
+    let b64 = base64(secret.as_bytes());
+    let unpadded = b64.trim_end_matches('=').to_owned();
+    let url_safe = unpadded.replace('+', "-").replace('/', "_");
+    let percent: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut all = vec![secret.to_owned(), b64, unpadded, url_safe, percent];
+    all.sort();
+    all.dedup();
+    all
+}
+
 fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
     for secret in secrets {
         assert!(
@@ -575,7 +588,9 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
     const WRONG_BEARER: &str = "wrong-SECRET-61c2d7";
     let servers = server_runtime();
     let bearer = servers.block_on(api(Some(Kind::Bearer), None));
+    let header = servers.block_on(api(Some(Kind::ApiKeyHeader), None));
     let query = servers.block_on(api(Some(Kind::ApiKeyQuery), None));
+    let basic = servers.block_on(api(Some(Kind::Basic), None));
     let oauth2 = servers.block_on(api(Some(Kind::OAuth2), None));
     let url_key = servers.block_on(
         FakeApi::builder()
@@ -601,8 +616,10 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
         let mut traces = Traces::default();
         for (kind, server, dir) in [
             (Kind::Bearer, &bearer, &dirs[0]),
-            (Kind::ApiKeyQuery, &query, &dirs[1]),
-            (Kind::OAuth2, &oauth2, &dirs[2]),
+            (Kind::ApiKeyHeader, &header, &dirs[1]),
+            (Kind::ApiKeyQuery, &query, &dirs[2]),
+            (Kind::Basic, &basic, &dirs[3]),
+            (Kind::OAuth2, &oauth2, &dirs[4]),
         ] {
             let name = format!("{kind:?}");
             let build = |path: &str| {
@@ -770,7 +787,7 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
         };
         let stopper = Recorder::default();
         let committed = stopper.committed.clone();
-        let sink = JsonLinesSink::new(dirs[3].path());
+        let sink = JsonLinesSink::new(dirs[5].path());
         let stop = std::future::poll_fn(move |_| {
             if committed.load(Ordering::SeqCst) {
                 Poll::Ready(())
@@ -790,9 +807,9 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
         if let ExtractError::Interrupted { summary, .. } = &err {
             traces.summary("interrupted", summary);
         }
-        traces.add("interrupted: checkpoint files", files_text(dirs[3].path()));
+        traces.add("interrupted: checkpoint files", files_text(dirs[5].path()));
         assert!(
-            files_text(dirs[3].path()).contains("limit=10"),
+            files_text(dirs[5].path()).contains("limit=10"),
             "a next request is stored"
         );
         let resumed = build(recorder.clone()).run(&sink).await.unwrap();
@@ -803,14 +820,30 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
         traces
     });
 
-    let mut secrets: Vec<String> = [BEARER, QUERY_KEY, CLIENT_SECRET, URL_KEY, WRONG_BEARER]
-        .map(str::to_owned)
-        .to_vec();
-    secrets.extend(oauth2.issued_tokens());
+    let mut secrets: Vec<String> = [URL_KEY, WRONG_BEARER].map(str::to_owned).to_vec();
+    for (kind, server) in [
+        (Kind::Bearer, &bearer),
+        (Kind::ApiKeyHeader, &header),
+        (Kind::ApiKeyQuery, &query),
+        (Kind::Basic, &basic),
+        (Kind::OAuth2, &oauth2),
+    ] {
+        // The kind's server saw its credential: the runs above really sent it.
+        let sent = kind.secrets(server);
+        assert!(
+            server
+                .seen_credentials()
+                .iter()
+                .any(|seen| sent.iter().any(|secret| seen.contains(secret))),
+            "{kind:?}: the server saw the credential"
+        );
+        secrets.extend(sent);
+    }
     assert!(
         oauth2.issued_tokens().len() >= 3,
         "OAuth2 runs fetched tokens"
     );
+    let secrets: Vec<String> = secrets.iter().flat_map(|s| encodings(s)).collect();
 
     // The capture worked: haul's own lines and the HTTP stack's are there.
     assert!(
@@ -839,7 +872,7 @@ fn secrets_never_reach_logs_errors_reports_or_checkpoints() {
             &secrets,
         );
     }
-    drop((bearer, query, oauth2, url_key));
+    drop((bearer, header, query, basic, oauth2, url_key));
 }
 
 /// An API key in the query under a name outside the default sensitive list
