@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -171,21 +171,23 @@ async fn a_checkpoint_never_covers_a_page_that_is_not_written() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Four streams share one 40/s limiter (burst 4) against a server that
+/// timestamps every request it receives: no one-second window, anywhere in
+/// the run, holds more than the quota plus the burst. Paused tokio time: the
+/// server's clock and the limiter's are the same clock, and no real second
+/// passes.
+#[tokio::test(start_paused = true)]
 async fn streams_sharing_one_limiter_stay_within_its_quota() {
     let dataset = Dataset::generate(5, 400);
-    let server = slow_server(&dataset, 0.0, 0).await;
+    let server = FakeApi::builder()
+        .dataset(dataset.clone())
+        .record_requests(true)
+        .build()
+        .start()
+        .await
+        .unwrap();
     let limiter = Arc::new(FixedRate::new(40, Duration::from_secs(1)).burst(4));
     let transport = Arc::new(ReqwestTransport::new().unwrap());
-    let sent = Arc::new(AtomicU64::new(0));
-    struct Count(Arc<AtomicU64>);
-    impl Observer for Count {
-        fn on_event(&self, event: &Event<'_>) {
-            if let Event::RequestSent { .. } = event {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
     let extractors: Vec<Extractor> = (0..4)
         .map(|i| {
             Extractor::builder()
@@ -193,16 +195,13 @@ async fn streams_sharing_one_limiter_stay_within_its_quota() {
                 .paginator(offset_pager(20))
                 .transport(transport.clone())
                 .rate_limiter(limiter.clone())
-                .observer(Count(sent.clone()))
                 .stream(format!("part{i}"))
                 .build()
                 .unwrap()
         })
         .collect();
     let sink = MemorySink::with_primary_key("/id");
-    let started = tokio::time::Instant::now();
     let results = Extractor::run_all(&extractors, &sink).await;
-    let elapsed = started.elapsed();
     for (i, r) in results.iter().enumerate() {
         assert_eq!(r.as_ref().unwrap().records, 400, "stream {i}");
         assert_eq!(sink.records(&format!("part{i}")).len(), 400);
@@ -214,15 +213,36 @@ async fn streams_sharing_one_limiter_stay_within_its_quota() {
                 .is_done()
         );
     }
-    // 4 streams × 20 pages = 80 requests through one 40/s limiter (burst 4):
-    // the limiter, not the streams, sets the pace.
-    let requests = sent.load(Ordering::SeqCst);
-    assert_eq!(requests, 80);
-    let allowed = 4.0 + 40.0 * elapsed.as_secs_f64();
+    // 4 streams × 20 pages = 80 requests, as the server received them.
+    let mut received: Vec<tokio::time::Instant> = server
+        .seen_requests()
+        .iter()
+        .filter(|r| r.path == "/offset")
+        .map(|r| r.received)
+        .collect();
+    received.sort();
+    assert_eq!(received.len(), 80);
+    // Every one-second window [t, t + 1 s) starting at a request: at most
+    // 40 + the burst of 4.
+    let busiest = received
+        .iter()
+        .map(|&t| {
+            received
+                .iter()
+                .filter(|&&u| u >= t && u < t + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap();
     assert!(
-        requests as f64 <= allowed,
-        "{requests} requests in {elapsed:?} exceed 40/s + burst 4"
+        busiest <= 44,
+        "{busiest} requests reached the server within one second (quota 40/s + burst 4)"
     );
+    // The limiter, not the streams, set the pace: the run took as long as
+    // the quota requires, and it ran at the quota.
+    let span = *received.last().unwrap() - received[0];
+    assert!(span >= Duration::from_millis(1_900), "{span:?}");
+    assert!(busiest >= 40, "the run never reached the quota: {busiest}");
 }
 
 mod adaptive_concurrency {

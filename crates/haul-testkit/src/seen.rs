@@ -47,6 +47,9 @@ pub struct SeenRequest {
     /// The credentials among them (and in the query or a token request's
     /// body); empty for an anonymous request.
     pub credentials: Vec<SeenCredential>,
+    /// When the server received it, on tokio's clock (paused time included),
+    /// so rate tests can count requests per window on the server's side.
+    pub received: tokio::time::Instant,
 }
 
 impl SeenRequest {
@@ -206,6 +209,7 @@ impl RequestLog {
                 .map(|(name, value)| (name.as_str().to_owned(), text(value)))
                 .collect(),
             credentials,
+            received: tokio::time::Instant::now(),
         };
         self.requests
             .lock()
