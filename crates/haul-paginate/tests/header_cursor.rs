@@ -88,6 +88,6 @@ proptest! {
             }
             resp
         }));
-        prop_assert!(matches!(result, Err(PaginateError::CursorCycle { page, .. }) if page == k as u64), "{result:?}");
+        prop_assert!(matches!(result, Err(PaginateError::CursorCycle { page, .. }) if page == cycle_page(k, j)), "{result:?}");
     }
 }

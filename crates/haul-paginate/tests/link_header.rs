@@ -113,10 +113,14 @@ proptest! {
         prop_assume!(pages >= 2);
         let (k, j) = cycle_point(pages, at, back);
         let mut serve = link_server(len, page_size, false);
+        let mut first = None;
         let result = walk(&pager(page_size), None, counting(move |req, page| {
+            let first = first.get_or_insert_with(|| req.url.to_string()).clone();
             let mut resp = serve(req);
             if page == k {
-                let link = format!("<{BASE}?per_page={page_size}&page={j}>; rel=\"next\"");
+                // Back to page 1 is the first request itself.
+                let target = if j == 1 { first } else { format!("{BASE}?per_page={page_size}&page={j}") };
+                let link = format!("<{target}>; rel=\"next\"");
                 resp.headers.insert("link", link.parse().unwrap());
             }
             resp

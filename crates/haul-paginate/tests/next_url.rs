@@ -251,12 +251,20 @@ proptest! {
         let (k, j) = cycle_point(pages, at, back);
         let mut serve = next_url_server(len, page_size, "/next", Link::RootRelative);
         let pager = NextUrlPaginator::new("/next").records_at("/items");
+        let mut first = None;
         let result = walk(&pager, None, counting(move |req, page| {
+            let first = first.get_or_insert_with(|| req.url.clone()).clone();
             let resp = serve(req);
             if page != k {
                 return resp;
             }
-            let back = format!(",\"next\":\"/items?page_token={}&size={page_size}\"}}", (j - 1) * page_size);
+            // Back to page 1 is the first request itself, root-relative too.
+            let target = if j == 1 {
+                format!("{}{}", first.path(), first.query().map(|q| format!("?{q}")).unwrap_or_default())
+            } else {
+                format!("/items?page_token={}&size={page_size}", (j - 1) * page_size)
+            };
+            let back = format!(",\"next\":\"{target}\"}}");
             ok(req, replace_tail(&resp.body, ",\"next\":", &back))
         }));
         prop_assert!(matches!(result, Err(PaginateError::CursorCycle { page, .. }) if page == k as u64), "{result:?}");

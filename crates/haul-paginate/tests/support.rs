@@ -145,16 +145,25 @@ pub(crate) fn param(req: &Request, name: &str) -> usize {
 }
 
 /// Where a misbehaving server repeats itself: at page `k` (1-based) its next
-/// pointer leads back to page `j`, with `2 ≤ j ≤ k ≤ pages` (page 1 was
-/// requested without a cursor, so it cannot be named again).
+/// pointer leads back to page `j`, with `1 ≤ j ≤ k ≤ pages`. Back to page 1
+/// is the first request itself for URL styles; cursor styles requested page 1
+/// without a cursor, so naming it again (`cursor=<offset 0>`) is a new
+/// request, and the cycle shows one page later: see [`cycle_page`].
 pub(crate) fn cycle_point(
     pages: usize,
     at: proptest::sample::Index,
     back: proptest::sample::Index,
 ) -> (usize, usize) {
     let k = 2 + at.index(pages - 1);
-    let j = 2 + back.index(k - 1);
+    let j = 1 + back.index(k);
     (k, j)
+}
+
+/// The page a cursor style's [`PaginateError::CursorCycle`] names when page
+/// `k` leads back to page `j`: `k`, or `k + 1` when `j` is page 1 (page 1
+/// served again leads to page 2's cursor, already sent).
+pub(crate) fn cycle_page(k: usize, j: usize) -> u64 {
+    if j == 1 { k as u64 + 1 } else { k as u64 }
 }
 
 /// `body` cut at the last `marker`, followed by `replacement`.
