@@ -12,6 +12,9 @@ use crate::event::{NoopObserver, Observer};
 use crate::extractor::{Extractor, Inner};
 use crate::{BuildError, Incremental};
 
+/// The default page limit of one pass (see [`ExtractorBuilder::max_pages`]).
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+
 /// Builds an [`Extractor`]. Only the request and the paginator are required;
 /// every other part has a default:
 ///
@@ -24,7 +27,8 @@ use crate::{BuildError, Incremental};
 /// | clock / sleeper | [`SystemClock`] / [`TokioSleeper`] |
 /// | stream name | `"default"` |
 /// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
-/// | max pages | 1,000,000 |
+/// | max pages | 100,000 per pass (see [`max_pages`](ExtractorBuilder::max_pages)) |
+/// | max empty pages | 3 consecutive pages without records while the API offers more end the pass |
 /// | max records per page | 250,000 |
 /// | max throttle wait | 5 minutes (one rate-limiter wait) |
 /// | concurrency | 1 (pages in flight when the remaining requests are known) |
@@ -51,6 +55,7 @@ pub struct ExtractorBuilder {
     allow_cross_origin: bool,
     max_throttle_wait: Option<std::time::Duration>,
     max_pages: Option<Option<u64>>,
+    max_empty_pages: Option<u32>,
 }
 
 impl std::fmt::Debug for ExtractorBuilder {
@@ -191,9 +196,25 @@ impl ExtractorBuilder {
     }
 
     /// Fail with `MaxPagesExceeded` rather than fetch more than `n` pages in one pass
-    /// (`None`: no limit).
+    /// (`None`: no limit). Default [`DEFAULT_MAX_PAGES`] (100,000): ten
+    /// million records at 100 per page, more than one pass of most streams;
+    /// an API that keeps handing out fresh non-empty pages forever is stopped
+    /// within about an hour even at 25 pages a second, instead of the half a
+    /// day 1,000,000 pages took. Raise it for a larger backfill.
     pub fn max_pages(mut self, n: Option<u64>) -> Self {
         self.max_pages = Some(n);
+        self
+    }
+
+    /// End the pass after `n` consecutive pages without records while the
+    /// API still offers a next page (a fresh cursor, a next link, `has_more:
+    /// true`): a warning, an [`Event::PassEnded`](crate::Event::PassEnded),
+    /// [`PassEnd::EmptyPages`](crate::PassEnd::EmptyPages) in the summary,
+    /// and everything fetched committed. Default 3; `0` disables the check
+    /// (for an API that filters server-side and may answer long runs of
+    /// empty pages mid-listing).
+    pub fn max_empty_pages(mut self, n: u32) -> Self {
+        self.max_empty_pages = Some(n);
         self
     }
 
@@ -247,7 +268,10 @@ impl ExtractorBuilder {
             max_throttle_wait: self
                 .max_throttle_wait
                 .unwrap_or(std::time::Duration::from_secs(300)),
-            max_pages: self.max_pages.unwrap_or(Some(1_000_000)),
+            max_pages: self.max_pages.unwrap_or(Some(DEFAULT_MAX_PAGES)),
+            max_empty_pages: self
+                .max_empty_pages
+                .unwrap_or(haul_paginate::DEFAULT_MAX_EMPTY_PAGES),
         }))
     }
 }

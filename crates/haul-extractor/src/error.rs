@@ -38,6 +38,28 @@ pub enum ExtractError {
         /// Why retrying stopped.
         gave_up: GiveUp,
     },
+    /// A page answered empty (a `204`, or no records) where earlier pages
+    /// promised one — `has_more: true`, a cursor or next link leading to it,
+    /// a total not yet reached — and kept doing so through the retries.
+    /// Ending the pass there would silently lose the rest of the listing;
+    /// everything before the page is committed.
+    #[error(
+        "page {page} ({url}) answered {answer}, although {promise} (after {attempts} attempt(s); {gave_up}); everything before it is committed, and the next run resumes at this page"
+    )]
+    Contradiction {
+        /// 1-based number of the page in the pass.
+        page: u64,
+        /// Masked URL of the page.
+        url: MaskedUrl,
+        /// What came back (`HTTP 204 No Content without a body`, `HTTP 200 OK with no records`).
+        answer: String,
+        /// The promise it broke.
+        promise: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Why retrying stopped.
+        gave_up: GiveUp,
+    },
     /// Pagination failed (cycle, max pages, bad body, …).
     #[error(transparent)]
     Paginate(#[from] PaginateError),

@@ -66,6 +66,19 @@ pub enum Event<'a> {
         /// Records committed in this pass so far.
         records: u64,
     },
+    /// The pass ended for a reason other than the API saying the dataset
+    /// was exhausted (the empty-pages guard, a request past the announced
+    /// end); logged as a warning too.
+    PassEnded {
+        /// Stream name.
+        stream: &'a str,
+        /// Why.
+        end: crate::PassEnd,
+        /// Pages of the pass.
+        pages: u64,
+        /// The request that was not sent, or that answered past the end (masked).
+        url: &'a MaskedUrl,
+    },
     /// The stream finished its pass.
     StreamFinished {
         /// Stream name.

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     /// Sanity limit on records per page.
     pub(crate) max_records_per_page: usize,
     pub(crate) max_pages: Option<u64>,
+    /// Consecutive empty pages (with a next page offered) that end a pass.
+    pub(crate) max_empty_pages: u32,
 }
 
 /// Extracts one stream: fetches page after page (with retries, rate limiting
@@ -174,6 +176,7 @@ impl Extractor {
                 });
                 summary.elapsed = inner.clock.now().saturating_sub(started);
                 summary.finished = true;
+                summary.end = walker.end;
                 tracing::info!(summary = %summary, "stream finished");
                 Ok(summary)
             }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use haul_core::redact::is_sensitive_header;
 use haul_core::{Record, Request, Response, TransportError, TransportErrorKind};
-use haul_paginate::PaginateError;
+use haul_paginate::{PageContext, PageState, PaginateError};
 use haul_ratelimit::{Permit, RateLimiter};
 use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
 
@@ -22,6 +22,17 @@ pub(crate) struct FetchStats {
     pub(crate) bytes: u64,
 }
 
+/// What the walker knows about the page a request asks for, to check an
+/// empty answer against what earlier pages promised.
+#[derive(Debug, Clone)]
+pub(crate) struct Expect {
+    /// The number the page gets in the pass (1-based).
+    pub(crate) number: u64,
+    /// Pagination state after the pages before it, or, for a page fetched
+    /// concurrently, after the page whose total listed it.
+    pub(crate) state: Arc<PageState>,
+}
+
 /// Hands a used permit back to the limiter (concurrency caps count it), also
 /// when the request's future is dropped mid-flight.
 struct PermitGuard<'a>(&'a dyn RateLimiter);
@@ -35,10 +46,16 @@ impl Drop for PermitGuard<'_> {
 /// Sends `request` until it succeeds or the retry policy gives up.
 ///
 /// The retry loop is a loop, never recursion, bounded by the policy's caps.
+///
+/// An empty answer (a `204`, or a page without records) that contradicts
+/// what earlier pages promised ([`Paginator::broken_promise`](haul_paginate::Paginator::broken_promise))
+/// is retried like a transient failure; if it persists, the error is
+/// [`ExtractError::Contradiction`].
 pub(crate) async fn fetch(
     inner: Arc<Inner>,
     request: Request,
     stats: &mut FetchStats,
+    expect: Expect,
 ) -> Result<(Response, Vec<Record>), ExtractError> {
     let stream = inner.stream.as_str();
     let request = if request.url.origin() == inner.request.url.origin() {
@@ -95,8 +112,31 @@ pub(crate) async fn fetch(
                         });
                     }
                     Ok(records) => {
-                        inner.retry.on_success(attempt);
-                        return Ok((response, records));
+                        let broken = if records.is_empty() {
+                            let page = PageContext {
+                                request: &request,
+                                response: &response,
+                                records: &records,
+                                number: expect.number,
+                            };
+                            inner.paginator.broken_promise(&page, &expect.state)
+                        } else {
+                            None
+                        };
+                        match broken {
+                            None => {
+                                inner.retry.on_success(attempt);
+                                return Ok((response, records));
+                            }
+                            Some(promise) => {
+                                // An empty answer where a page was promised is
+                                // most often a hiccup behind a load balancer or
+                                // cache: retry it like a listing cut short.
+                                classification =
+                                    Classification::Transient(TransportErrorKind::Truncated);
+                                Err(Unusable::Contradiction { response, promise })
+                            }
+                        }
                     }
                     Err(error @ PaginateError::NotJson { .. }) => {
                         // A 200 whose body does not parse is most often a body cut
@@ -128,6 +168,13 @@ pub(crate) async fn fetch(
             Ok(response) => format!("HTTP {}", response.status),
             Err(Unusable::Transport(error)) => error.to_string(),
             Err(Unusable::Body(error)) => error.to_string(),
+            Err(Unusable::Contradiction { response, promise }) => {
+                format!(
+                    "{} {}, although {promise}",
+                    empty_answer(response),
+                    response.masked_url()
+                )
+            }
         };
         match decision {
             RetryDecision::RetryAfter(delay) => {
@@ -157,6 +204,16 @@ pub(crate) async fn fetch(
                         gave_up,
                     },
                     Err(Unusable::Body(error)) => error.into(),
+                    Err(Unusable::Contradiction { response, promise }) => {
+                        ExtractError::Contradiction {
+                            page: expect.number,
+                            url: response.masked_url(),
+                            answer: empty_answer(&response),
+                            promise,
+                            attempts: attempt,
+                            gave_up,
+                        }
+                    }
                     Ok(response) => ExtractError::Http {
                         status: response.status,
                         url: response.masked_url(),
@@ -174,6 +231,20 @@ pub(crate) async fn fetch(
 enum Unusable {
     Transport(TransportError),
     Body(PaginateError),
+    /// An empty answer breaking what earlier pages promised.
+    Contradiction {
+        response: Response,
+        promise: String,
+    },
+}
+
+/// How an empty answer is described in logs and errors.
+fn empty_answer(response: &Response) -> String {
+    if haul_paginate::is_bodyless(response) {
+        format!("HTTP {} without a body", response.status)
+    } else {
+        format!("HTTP {} with no records", response.status)
+    }
 }
 
 async fn wait_for_permit(

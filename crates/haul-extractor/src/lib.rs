@@ -38,9 +38,9 @@ mod incremental;
 mod summary;
 mod walker;
 
-pub use builder::ExtractorBuilder;
+pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
 pub use error::{BuildError, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::{BoundFormat, Incremental, format_rfc3339, parse_instant};
-pub use summary::RunSummary;
+pub use summary::{PassEnd, RunSummary};

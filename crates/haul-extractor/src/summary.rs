@@ -31,6 +31,42 @@ pub struct RunSummary {
     pub resumed_after_page: u64,
     /// Whether the stream finished its pass.
     pub finished: bool,
+    /// Why the pass ended ([`PassEnd::NotEnded`] while it has not).
+    pub end: PassEnd,
+}
+
+/// Why a pass ended: read it next to [`RunSummary::finished`] to tell a
+/// dataset walked to its announced end from one a guard cut short.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PassEnd {
+    /// The pass has not ended (the run failed or was stopped; it resumes).
+    #[default]
+    NotEnded,
+    /// The API said the dataset was exhausted: no next page, `has_more:
+    /// false`, a total reached, an empty page where one is plausible.
+    Exhausted,
+    /// Several consecutive pages had no records while the API still offered
+    /// a next page; the empty-pages guard ended the pass
+    /// ([`ExtractorBuilder::max_empty_pages`](crate::ExtractorBuilder::max_empty_pages)).
+    /// Everything fetched is committed.
+    EmptyPages,
+    /// Every page up to the announced total was fetched, and a request past
+    /// it (a total that shrank mid-run, or a checkpoint stored past the end)
+    /// answered `404` or an empty page.
+    PastEnd,
+}
+
+impl std::fmt::Display for PassEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PassEnd::NotEnded => "not ended",
+            PassEnd::Exhausted => "dataset exhausted",
+            PassEnd::EmptyPages => "ended by the empty-pages guard",
+            PassEnd::PastEnd => "ended past the announced total",
+        })
+    }
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

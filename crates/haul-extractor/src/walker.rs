@@ -6,14 +6,15 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
+use haul_core::MaskedUrl;
 use haul_core::{Checkpoint, Page, Position, Record, Request, Response, SavedRequest};
-use haul_paginate::{Guard, Next, PageContext, PageState};
+use haul_paginate::{EmptyPages, Guard, Next, PageContext, PageState};
 use haul_sink::{Batch, Sink};
 
 use crate::event::Event;
 use crate::extractor::Inner;
-use crate::fetch::{FetchStats, fetch};
-use crate::{ExtractError, RunSummary};
+use crate::fetch::{Expect, FetchStats, fetch};
+use crate::{ExtractError, PassEnd, RunSummary};
 
 type Fetched = (
     Request,
@@ -43,6 +44,8 @@ pub(crate) struct Walker {
     pub(crate) summary: RunSummary,
     first: bool,
     finished: bool,
+    /// Why the pass ended, once it has.
+    pub(crate) end: PassEnd,
     /// The incremental lower bound of this pass.
     lower_bound: Option<String>,
 }
@@ -63,7 +66,8 @@ impl Walker {
         // The configured URL's origin is the reference, also on resume.
         let guard = Guard::new(inner.max_pages)
             .with_origin(&inner.request.url)
-            .allow_cross_origin(inner.allow_cross_origin);
+            .allow_cross_origin(inner.allow_cross_origin)
+            .max_empty_pages(inner.max_empty_pages);
         Self {
             lower_bound,
             next: Some(request),
@@ -78,6 +82,7 @@ impl Walker {
             summary: RunSummary::default(),
             first: true,
             finished: false,
+            end: PassEnd::NotEnded,
         }
     }
 
@@ -164,7 +169,12 @@ impl Walker {
         let result = self.step().await;
         match &result {
             Some(Err(_)) => self.finished = true,
-            None => self.finished = true,
+            None => {
+                self.finished = true;
+                if self.end == PassEnd::NotEnded {
+                    self.end = PassEnd::Exhausted;
+                }
+            }
             Some(Ok(_)) => {}
         }
         result
@@ -176,12 +186,16 @@ impl Walker {
         }
         if let Some((request, stats, response)) = self.in_flight.next().await {
             self.in_flight_requests.pop_front();
-            let result = self.settle(request.clone(), stats, response, false);
+            self.count(&stats);
+            if let Err(error) = &response
+                && self.answered_past_end(error, &request)
+            {
+                return None;
+            }
+            let result = self.settle(request.clone(), response, false);
             if result.is_err() {
                 // Resume from the failed page; later in-flight pages are dropped.
-                self.in_flight = FuturesOrdered::new();
-                self.in_flight_requests.clear();
-                self.queue.clear();
+                self.drop_known();
                 self.next = Some(request);
             }
             return Some(result);
@@ -194,6 +208,15 @@ impl Walker {
                 Err(e) => return Some(Err(e.into())),
             }
         } else {
+            // A resumed pass whose checkpoint points past the announced end
+            // (or a next request the paginator did not stop at) is over.
+            if self.pages > 0 && self.inner.paginator.past_end(&request, &self.state) {
+                self.end_past(
+                    &request,
+                    "the next request lies past the announced end; not sending it",
+                );
+                return None;
+            }
             request.clone()
         };
         if let Err(e) = self.guard.admit(&prepared, self.pages) {
@@ -202,13 +225,80 @@ impl Walker {
             return Some(Err(e.into()));
         }
         let mut stats = FetchStats::default();
-        let response = fetch(self.inner.clone(), prepared.clone(), &mut stats).await;
-        let result = self.settle(prepared, stats, response, true);
+        let expect = Expect {
+            number: self.pages + 1,
+            state: Arc::new(self.state.clone()),
+        };
+        let response = fetch(self.inner.clone(), prepared.clone(), &mut stats, expect).await;
+        self.count(&stats);
+        if let Err(error) = &response
+            && !was_first
+            && self.answered_past_end(error, &prepared)
+        {
+            return None;
+        }
+        let result = self.settle(prepared, response, true);
         if result.is_err() {
             self.next = Some(request);
             self.first = was_first;
         }
         Some(result)
+    }
+
+    /// Forgets the requests listed from a total (queued or in flight).
+    fn drop_known(&mut self) {
+        self.in_flight = FuturesOrdered::new();
+        self.in_flight_requests.clear();
+        self.queue.clear();
+    }
+
+    /// Adds one fetch's counters to the summary.
+    fn count(&mut self, stats: &FetchStats) {
+        self.summary.requests += stats.requests;
+        self.summary.retries += stats.retries;
+        self.summary.throttle_wait += stats.throttle_wait;
+        self.summary.bytes += stats.bytes;
+    }
+
+    /// A `404` or an empty page that contradicts a total, for `request`,
+    /// once every earlier page is complete and the announced total is
+    /// reached, ends the pass (a total that shrank mid-run, a checkpoint
+    /// stored past the end). Anywhere else it stays an error.
+    fn answered_past_end(&mut self, error: &ExtractError, request: &Request) -> bool {
+        let past = match error {
+            ExtractError::Http { status, .. } => *status == http::StatusCode::NOT_FOUND,
+            ExtractError::Contradiction { .. } => true,
+            _ => false,
+        };
+        let reached = self.inner.paginator.past_end(request, &self.state)
+            || self.state.total.is_some_and(|total| self.records >= total);
+        if !(past && reached) {
+            return false;
+        }
+        self.end_past(request, "a request past the announced total answered empty or 404; every record up to the total was fetched, ending the pass");
+        true
+    }
+
+    /// Ends the pass at `request`, past the announced end.
+    fn end_past(&mut self, request: &Request, why: &str) {
+        let url = request.masked_url();
+        tracing::warn!(stream = %self.inner.stream, url = %url, pages = self.pages, records = self.records,
+            total = ?self.state.total, "{why}");
+        self.end_pass(PassEnd::PastEnd, &url);
+    }
+
+    /// Ends the pass early for `end`: nothing more is sent, the position
+    /// becomes "done", and observers hear why.
+    fn end_pass(&mut self, end: PassEnd, url: &MaskedUrl) {
+        self.drop_known();
+        self.next = None;
+        self.end = end;
+        self.inner.observer.on_event(&Event::PassEnded {
+            stream: &self.inner.stream,
+            end,
+            pages: self.pages,
+            url,
+        });
     }
 
     /// Sends queued requests until `concurrency` are in flight.
@@ -224,10 +314,14 @@ impl Walker {
             }
             let inner = self.inner.clone();
             let copy = request.clone();
+            let expect = Expect {
+                number: page_index + 1,
+                state: Arc::new(self.state.clone()),
+            };
             self.in_flight_requests.push_back(request.clone());
             self.in_flight.push_back(Box::pin(async move {
                 let mut stats = FetchStats::default();
-                let response = fetch(inner, copy, &mut stats).await;
+                let response = fetch(inner, copy, &mut stats, expect).await;
                 (request, stats, response)
             }));
         }
@@ -238,14 +332,9 @@ impl Walker {
     fn settle(
         &mut self,
         request: Request,
-        stats: FetchStats,
         response: Result<(Response, Vec<Record>), ExtractError>,
         sequential: bool,
     ) -> Result<Page, ExtractError> {
-        self.summary.requests += stats.requests;
-        self.summary.retries += stats.retries;
-        self.summary.throttle_wait += stats.throttle_wait;
-        self.summary.bytes += stats.bytes;
         let (response, records) = response?;
         let inner = self.inner.clone();
         let number = self.pages + 1;
@@ -256,13 +345,35 @@ impl Walker {
             number,
         };
         let more_known = !self.queue.is_empty() || !self.in_flight_requests.is_empty();
-        if !more_known {
+        // Every page goes through the paginator, in order, so its state
+        // (totals, records counted) is right for each checkpoint and for the
+        // decision after the last listed page.
+        let next = match inner.paginator.next(&ctx, &mut self.state)? {
+            Next::Request(r) => Some(r),
+            _ => None,
+        };
+        let empty_run = match &next {
+            Some(_) => self.guard.after_page(records.len()),
+            None => EmptyPages::Continue,
+        };
+        if more_known && next.is_none() {
+            // The listing ended before the requests listed from its total
+            // (the total shrank, or the API said so): fetch nothing past it.
+            tracing::info!(stream = %inner.stream, page = number,
+                "the API ended the listing before the pages listed from its total; not fetching past it");
+            self.drop_known();
+        }
+        let mut guard_ends = None;
+        if let EmptyPages::Limit(empty) = empty_run
+            && let Some(next) = &next
+        {
+            let url = next.masked_url();
+            tracing::warn!(stream = %inner.stream, page = number, empty_pages = empty, next = %url,
+                "{empty} consecutive pages without records while the API still offers a next page: ending the pass (max_empty_pages)");
+            guard_ends = Some(url);
+        } else if !more_known {
             // Sequential, or the last of a known list: the paginator decides.
-            let next = inner.paginator.next(&ctx, &mut self.state)?;
-            self.next = match next {
-                Next::Request(r) => Some(r),
-                _ => None,
-            };
+            self.next = next;
             if sequential
                 && self.next.is_some()
                 && inner.concurrency > 1
@@ -301,6 +412,9 @@ impl Walker {
             number,
             records: records.len(),
         });
+        if let Some(url) = guard_ends {
+            self.end_pass(PassEnd::EmptyPages, &url);
+        }
         Ok(Page {
             number,
             records,

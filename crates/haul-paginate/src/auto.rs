@@ -141,4 +141,17 @@ impl Paginator for AutoPaginator {
         let choice = Choice::from_json(state.extra.get(CHOICE)?).ok()?;
         choice.paginator().remaining(page, state)
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+        let choice = Choice::from_json(state.extra.get(CHOICE)?).ok()?;
+        choice.paginator().broken_promise(page, state)
+    }
+
+    fn past_end(&self, request: &Request, state: &PageState) -> bool {
+        state
+            .extra
+            .get(CHOICE)
+            .and_then(|c| Choice::from_json(c).ok())
+            .is_some_and(|choice| choice.paginator().past_end(request, state))
+    }
 }

@@ -199,4 +199,8 @@ impl Paginator for CursorPaginator {
             None => Ok(Next::End),
         }
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, _state: &PageState) -> Option<String> {
+        crate::signals::bodyless_after(page, "a cursor")
+    }
 }

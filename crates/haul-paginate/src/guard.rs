@@ -15,7 +15,11 @@ use crate::repeat::describe_repeat;
 ///   [`PaginateError::CursorCycle`] naming the repeated value and the page;
 /// - a page beyond `max_pages` is a [`PaginateError::MaxPagesExceeded`];
 /// - a request to another origin than the first one is a
-///   [`PaginateError::CrossOrigin`], unless [`Guard::allow_cross_origin`].
+///   [`PaginateError::CrossOrigin`], unless [`Guard::allow_cross_origin`];
+/// - [`Guard::max_empty_pages`] (default 3) consecutive pages without
+///   records while the API still offers a next page end the pass
+///   ([`Guard::after_page`] says when): an API that keeps answering empty
+///   pages with a fresh cursor after its real end is not walked for hours.
 ///
 /// Requests are remembered as 64-bit fingerprints of method, URL and body, so
 /// the memory cost is a few bytes per page, not per record.
@@ -40,6 +44,22 @@ pub struct Guard {
     allow_cross_origin: bool,
     origin: Option<String>,
     last: Option<Request>,
+    max_empty_pages: u32,
+    empty_run: u32,
+}
+
+/// The default of [`Guard::max_empty_pages`].
+pub const DEFAULT_MAX_EMPTY_PAGES: u32 = 3;
+
+/// What [`Guard::after_page`] says about the page just fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmptyPages {
+    /// Go on with the next page.
+    Continue,
+    /// This many consecutive pages had no records while the API still
+    /// offered a next page: the pass ends here.
+    Limit(u32),
 }
 
 impl Guard {
@@ -52,6 +72,43 @@ impl Guard {
             allow_cross_origin: false,
             origin: None,
             last: None,
+            max_empty_pages: DEFAULT_MAX_EMPTY_PAGES,
+            empty_run: 0,
+        }
+    }
+
+    /// Ends the pass after `n` consecutive pages without records while the
+    /// API still offers a next page (a fresh cursor, a next link, `has_more:
+    /// true`). Default [`DEFAULT_MAX_EMPTY_PAGES`] (3); `0` disables the
+    /// check. Raise it for an API that filters server-side and may answer
+    /// several empty pages in a row in the middle of a listing.
+    pub fn max_empty_pages(mut self, n: u32) -> Self {
+        self.max_empty_pages = n;
+        self
+    }
+
+    /// Counts a page of `records` records after which the API offered a next
+    /// page; says whether the pass must end because of a run of empty pages.
+    /// A page with records resets the count.
+    ///
+    /// ```
+    /// use haul_paginate::{EmptyPages, Guard};
+    /// let mut guard = Guard::new(None).max_empty_pages(2);
+    /// assert_eq!(guard.after_page(0), EmptyPages::Continue);
+    /// assert_eq!(guard.after_page(5), EmptyPages::Continue);
+    /// assert_eq!(guard.after_page(0), EmptyPages::Continue);
+    /// assert_eq!(guard.after_page(0), EmptyPages::Limit(2));
+    /// ```
+    pub fn after_page(&mut self, records: usize) -> EmptyPages {
+        if records > 0 {
+            self.empty_run = 0;
+            return EmptyPages::Continue;
+        }
+        self.empty_run = self.empty_run.saturating_add(1);
+        if self.max_empty_pages > 0 && self.empty_run >= self.max_empty_pages {
+            EmptyPages::Limit(self.empty_run)
+        } else {
+            EmptyPages::Continue
         }
     }
 

@@ -95,4 +95,8 @@ impl Paginator for HeaderCursor {
             self.pre_encoded,
         ))
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, _state: &PageState) -> Option<String> {
+        crate::signals::bodyless_after(page, "a cursor")
+    }
 }

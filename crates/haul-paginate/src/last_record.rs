@@ -115,4 +115,11 @@ impl Paginator for LastRecordCursor {
         };
         Ok(next_with_cursor(page.request, &self.param, &value, false))
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, _state: &PageState) -> Option<String> {
+        // Without a has_more flag, an empty page after a full one is how the
+        // dataset ends; with one, the page before said `true`.
+        let pointer = self.has_more.as_deref()?;
+        crate::signals::bodyless_after(page, &format!("{pointer}: true and a last record"))
+    }
 }

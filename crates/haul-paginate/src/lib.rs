@@ -3,8 +3,10 @@
 //! The [`Paginator`] trait and haul's pagination styles, plus the [`Guard`]
 //! every style shares: a cursor, URL or offset seen before is a
 //! [`PaginateError::CursorCycle`], running past `max_pages` is a
-//! [`PaginateError::MaxPagesExceeded`] — never a silent stop — and a next page
-//! on another origin is a [`PaginateError::CrossOrigin`] unless allowed.
+//! [`PaginateError::MaxPagesExceeded`] — never a silent stop — a next page
+//! on another origin is a [`PaginateError::CrossOrigin`] unless allowed, and
+//! a run of empty pages while the API still offers more ends the pass
+//! ([`Guard::max_empty_pages`]).
 //!
 //! | style | API examples | type |
 //! |---|---|---|
@@ -83,13 +85,13 @@ pub use auto::AutoPaginator;
 pub use body::set_json_field;
 pub use cursor::CursorPaginator;
 pub use error::PaginateError;
-pub use guard::Guard;
+pub use guard::{DEFAULT_MAX_EMPTY_PAGES, EmptyPages, Guard};
 pub use header_cursor::HeaderCursor;
 pub use last_record::LastRecordCursor;
 pub use link_header::LinkHeaderPaginator;
 pub use next_url::NextUrlPaginator;
 pub use offset::OffsetPaginator;
 pub use page_number::PageNumberPaginator;
-pub use paginator::{Next, PageContext, PageState, Paginator};
+pub use paginator::{Next, PageContext, PageState, Paginator, is_bodyless};
 pub use records::RecordSelector;
 pub use single::SinglePage;

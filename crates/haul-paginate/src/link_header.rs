@@ -85,4 +85,8 @@ impl Paginator for LinkHeaderPaginator {
             None => Next::End,
         })
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, _state: &PageState) -> Option<String> {
+        crate::signals::bodyless_after(page, &format!("a Link rel=\"{}\"", self.rel))
+    }
 }

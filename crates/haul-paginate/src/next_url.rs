@@ -117,4 +117,8 @@ impl Paginator for NextUrlPaginator {
         })?;
         Ok(next_at_url(page.request, url))
     }
+
+    fn broken_promise(&self, page: &PageContext<'_>, _state: &PageState) -> Option<String> {
+        crate::signals::bodyless_after(page, "a next URL")
+    }
 }

@@ -3,7 +3,7 @@
 use haul_core::{Record, Request, Response};
 
 use crate::builders::{at_position, selector_builders};
-use crate::stops::{MAX_REMAINING, StopSignals, query_number};
+use crate::stops::{MAX_REMAINING, StopSignals, query_number, remaining_count};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
 /// Offset pagination: each request says where to start (`offset=40`) and
@@ -95,6 +95,16 @@ impl OffsetPaginator {
         self
     }
 
+    /// Whether an empty page (or a `204`) before the announced total is
+    /// reached ends the pass with a warning (`true`), for an API whose total
+    /// is only an estimate. Default `false`: such a page contradicts the
+    /// total, is retried, and fails the run with
+    /// `ExtractError::Contradiction` if it persists.
+    pub fn accept_short_listing(mut self, accept: bool) -> Self {
+        self.stops.accept_short_listing = accept;
+        self
+    }
+
     selector_builders!();
 
     fn at(&self, request: &Request, offset: u64) -> Request {
@@ -139,12 +149,11 @@ impl Paginator for OffsetPaginator {
     fn remaining(&self, page: &PageContext<'_>, state: &PageState) -> Option<Vec<Request>> {
         let total = self.stops.peek(page, state).ok()?.total?;
         let offset = query_number(page.request, &self.offset_param, self.start).ok()?;
+        // The stride is the page size the server actually served, not the
+        // limit asked for (servers clamp it silently).
         let stride = page.records.len() as u64;
-        if stride == 0 {
-            return None;
-        }
         let first = offset.saturating_add(stride);
-        let count = total.saturating_sub(first).div_ceil(stride);
+        let count = remaining_count(total, first, stride)?;
         if count > MAX_REMAINING {
             return None;
         }
@@ -153,5 +162,21 @@ impl Paginator for OffsetPaginator {
                 .map(|k| self.at(page.request, first + k * stride))
                 .collect(),
         )
+    }
+
+    fn broken_promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+        let total = self.stops.own(page, state)?.total?;
+        let offset = query_number(page.request, &self.offset_param, self.start).ok()?;
+        (offset < total).then(|| {
+            format!("the API announced a total of {total} records and this page starts at offset {offset}")
+        })
+    }
+
+    fn past_end(&self, request: &Request, state: &PageState) -> bool {
+        let Some(total) = state.total else {
+            return false;
+        };
+        query_number(request, &self.offset_param, self.start)
+            .is_ok_and(|offset| offset > self.start && offset >= total)
     }
 }

@@ -4,11 +4,16 @@ use haul_core::{Record, Request, Response};
 use serde_json::Value;
 
 use crate::builders::{at_position, page_size_builder, selector_builders};
-use crate::stops::{MAX_REMAINING, StopSignals, query_number};
+use crate::stops::{MAX_REMAINING, StopSignals, query_number, remaining_count};
 use crate::{Next, PageContext, PageState, PaginateError, Paginator, RecordSelector};
 
 /// State key for the records seen so far in the pass (compared with a total).
 const SEEN: &str = "records_seen";
+
+/// State key for the page size the server serves: the record count of the
+/// first full page that did not end the dataset (servers clamp the size
+/// asked for silently).
+const SERVED: &str = "page_size";
 
 /// Page-number pagination: `page=1`, `page=2`, … (or from 0).
 ///
@@ -96,6 +101,21 @@ impl PageNumberPaginator {
         self
     }
 
+    /// Whether an empty page (or a `204`) before the announced total is
+    /// reached ends the pass with a warning (`true`), for an API whose total
+    /// is only an estimate. Default `false`: such a page contradicts the
+    /// total, is retried, and fails the run with
+    /// `ExtractError::Contradiction` if it persists.
+    pub fn accept_short_listing(mut self, accept: bool) -> Self {
+        self.stops.accept_short_listing = accept;
+        self
+    }
+
+    /// 0-based index of the page `request` asks for.
+    fn index(&self, request: &Request) -> Result<u64, PaginateError> {
+        Ok(query_number(request, &self.param, self.first_page)?.saturating_sub(self.first_page))
+    }
+
     selector_builders!();
 
     fn at(&self, request: &Request, number: u64) -> Request {
@@ -135,11 +155,15 @@ impl Paginator for PageNumberPaginator {
             || signals.total.is_some_and(|t| seen >= t)
             || signals.has_more == Some(false)
             || self.stops.is_short(n, self.page_size.as_ref());
-        Ok(if done {
-            Next::End
-        } else {
-            Next::Request(self.at(page.request, number.saturating_add(1)))
-        })
+        if done {
+            return Ok(Next::End);
+        }
+        if !state.extra.contains_key(SERVED) {
+            state.extra.insert(SERVED.into(), Value::from(n));
+        }
+        Ok(Next::Request(
+            self.at(page.request, number.saturating_add(1)),
+        ))
     }
 
     /// Call after [`Paginator::next`] for the same page (it counts the page's
@@ -154,10 +178,9 @@ impl Paginator for PageNumberPaginator {
         }
         let count = match (signals.total_pages, signals.total) {
             (Some(pages), _) => pages.saturating_sub(pages_done),
-            (None, Some(total)) => {
-                let seen = state.extra.get(SEEN).and_then(Value::as_u64)?;
-                total.saturating_sub(seen).div_ceil(n)
-            }
+            // From the records seen and the size served on this page (not
+            // the size asked for): never a page number past the end.
+            (None, Some(total)) => remaining_count(total, seen(state), n)?,
             (None, None) => return None,
         };
         if count > MAX_REMAINING {
@@ -168,6 +191,47 @@ impl Paginator for PageNumberPaginator {
                 .map(|k| self.at(page.request, number + k))
                 .collect(),
         )
+    }
+
+    fn broken_promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+        self.promise(page, state)
+    }
+
+    fn past_end(&self, request: &Request, state: &PageState) -> bool {
+        let Ok(index) = self.index(request) else {
+            return false;
+        };
+        if index == 0 {
+            return false;
+        }
+        let total_pages = crate::stops::total_pages(state);
+        total_pages.is_some_and(|pages| index >= pages)
+            || state.total.is_some_and(|total| seen(state) >= total)
+    }
+}
+
+impl PageNumberPaginator {
+    fn promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+        let signals = self.stops.own(page, state)?;
+        let index = self.index(page.request).ok()?;
+        if let Some(pages) = signals.total_pages {
+            return (index < pages).then(|| {
+                format!(
+                    "the API announced {pages} pages and this is page {} of them",
+                    index + 1
+                )
+            });
+        }
+        let total = signals.total?;
+        // Where this page starts: from the size served, or (sequentially,
+        // before a full page was seen) from the records counted so far.
+        let start = match state.extra.get(SERVED).and_then(Value::as_u64) {
+            Some(served) => index.saturating_mul(served),
+            None => seen(state),
+        };
+        (start < total).then(|| {
+            format!("the API announced a total of {total} records and this page starts at record {start}")
+        })
     }
 }
 

@@ -114,6 +114,41 @@ pub trait Paginator: Send + Sync {
         let _ = (page, state);
         None
     }
+
+    /// Called for a page without records (a `204 No Content`, or a page
+    /// whose record array is empty) before [`Paginator::next`]: whether that
+    /// empty answer contradicts what earlier pages promised — `has_more:
+    /// true`, a cursor or next link that led here, a total not yet reached.
+    /// Returns the broken promise, worded for an error message (`"page 3
+    /// handed out a cursor for it"`), or `None` where an empty page is
+    /// plausible (the first page, a style without a total, a total this
+    /// page's own body says is reached).
+    ///
+    /// The extractor retries a contradicted page like a transient failure,
+    /// and fails with a typed error naming the page and the promise if the
+    /// contradiction persists. `state` is the state after the pages before
+    /// this one, or, for pages fetched concurrently, after the page whose
+    /// total listed them. The default finds no promise.
+    fn broken_promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+        let _ = (page, state);
+        None
+    }
+
+    /// Whether `request` lies past the end the API announced (an offset or
+    /// page number beyond a known total), so it must not be sent: the
+    /// extractor ends the pass instead (a resumed pass whose checkpoint
+    /// points past the end, a listed request after the total shrank). The
+    /// default knows no end.
+    fn past_end(&self, request: &Request, state: &PageState) -> bool {
+        let _ = (request, state);
+        false
+    }
+}
+
+/// Whether a response has no body (`204 No Content`, or an empty `200`): it
+/// carries no end-of-data signal of its own.
+pub fn is_bodyless(response: &Response) -> bool {
+    response.body.iter().all(u8::is_ascii_whitespace)
 }
 
 macro_rules! forward_paginator {
@@ -131,6 +166,12 @@ macro_rules! forward_paginator {
             }
             fn remaining(&self, page: &PageContext<'_>, state: &PageState) -> Option<Vec<Request>> {
                 (**self).remaining(page, state)
+            }
+            fn broken_promise(&self, page: &PageContext<'_>, state: &PageState) -> Option<String> {
+                (**self).broken_promise(page, state)
+            }
+            fn past_end(&self, request: &Request, state: &PageState) -> bool {
+                (**self).past_end(request, state)
             }
         }
     )*};

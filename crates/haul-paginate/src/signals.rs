@@ -102,6 +102,13 @@ pub(crate) fn cursor_text(
     }
 }
 
+/// The promise a bodyless answer breaks in the cursor and link styles: the
+/// page before handed out `what` leading to this request.
+pub(crate) fn bodyless_after(page: &PageContext<'_>, what: &str) -> Option<String> {
+    (page.number > 1 && crate::is_bodyless(page.response))
+        .then(|| format!("page {} handed out {what} leading to it", page.number - 1))
+}
+
 /// The typed error for "the API says there is more, but there is no way there".
 pub(crate) fn no_way_forward(page: &PageContext<'_>, reason: impl Into<String>) -> PaginateError {
     PaginateError::NoWayForward {

@@ -22,6 +22,9 @@ pub(crate) struct StopSignals {
     pub(crate) total_pages: Option<String>,
     pub(crate) has_more: Option<String>,
     pub(crate) short_page: bool,
+    /// An empty page before a known total is reached ends the pass (with a
+    /// warning) instead of being a contradiction.
+    pub(crate) accept_short_listing: bool,
 }
 
 /// What one page said, merged with what earlier pages said.
@@ -87,6 +90,18 @@ impl StopSignals {
         })
     }
 
+    /// What an empty answer contradicts, given the end it claims (`more`:
+    /// the announced count, worded, when it says the page is inside the
+    /// listing). A bodyless answer (204) carries no signals of its own, so
+    /// the remembered ones count; an empty body's own total wins over the
+    /// remembered one (a total that shrank is no contradiction).
+    pub(crate) fn own(&self, page: &PageContext<'_>, state: &PageState) -> Option<Observed> {
+        if self.accept_short_listing {
+            return None;
+        }
+        self.peek(page, state).ok()
+    }
+
     /// Like [`StopSignals::observe`] without touching the state.
     pub(crate) fn peek(
         &self,
@@ -130,7 +145,7 @@ impl StopSignals {
     }
 }
 
-fn total_pages(state: &PageState) -> Option<u64> {
+pub(crate) fn total_pages(state: &PageState) -> Option<u64> {
     state.extra.get(TOTAL_PAGES).and_then(Value::as_u64)
 }
 
@@ -149,4 +164,17 @@ pub(crate) fn query_number(
             ))
         }),
     }
+}
+
+/// How many more pages of `served` records cover the records from position
+/// `next` (0-based) up to `total`: `ceil((total - next) / served)`, none
+/// once `next >= total`. `None` when `served` is 0 (nothing to compute a
+/// stride from). `served` must be the page size the server actually serves,
+/// not the one requested: a request scheduled from a larger requested size
+/// would skip records, one from a smaller size would run past the end.
+pub(crate) fn remaining_count(total: u64, next: u64, served: u64) -> Option<u64> {
+    if served == 0 {
+        return None;
+    }
+    Some(total.saturating_sub(next).div_ceil(served))
 }

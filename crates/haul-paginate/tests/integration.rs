@@ -16,4 +16,5 @@ mod link_parser;
 mod next_url;
 mod offset;
 mod page_number;
+mod remaining;
 mod single;

@@ -74,6 +74,24 @@
 //!   (any 4xx or 5xx, default 500) every time, with the JSON error code
 //!   `injected_failure`, counted in [`Stats::failed_pages`]: a server that
 //!   fails permanently at page `k`, behind retries or not.
+//! - `endless=1`: after the real end, every page is empty and still hands
+//!   out a fresh cursor or link (a new offset each time; at `/last-record`
+//!   `has_more: true`), forever — an API that never ends.
+//! - `no_content_at=k` (`k >= 1`): page `k` answers `204 No Content` with
+//!   no body, keeping the style's headers (`Link`, `X-Next-Cursor`), as if
+//!   the listing ended there; `empty_at=k`: page `k` answers `200` with no
+//!   records, everything else (cursor, total) as usual. With `once=1` only
+//!   the first request for that page does (a transient hiccup); counted in
+//!   [`Stats::holes`]. These three also apply to `/offset` and `/page`,
+//!   where pages count windows of the served size.
+//!
+//! Past the end, `/offset` and `/page` take `past_end=404`: a window past
+//! the data answers `404 {"error":"invalid_page","message":"Invalid page."}`
+//! as Django REST framework does; `/page?total=count` sends DRF's `"count":N`
+//! (records) instead of `total_pages`. With
+//! [`max_page_size`](FakeApiBuilder::max_page_size) below the size asked
+//! for, that is DRF's `max_page_size` clamp. Requests for a window past the
+//! end of the data are counted in [`Stats::past_end`].
 //!
 //! Probes, never faulted, rate limited or authenticated: `GET /bytes?n=N[&chunked=true]`
 //! streams `N` bytes of `x`; `GET /slow?ms=M` answers `{}` after `M` ms;

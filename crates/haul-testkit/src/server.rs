@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub(crate) tokens: TokenStore,
     pub(crate) log: RequestLog,
     pub(crate) counters: Counters,
+    /// `(path, page)` of the `once` holes already served.
+    pub(crate) holes_served: std::sync::Mutex<std::collections::HashSet<(String, usize)>>,
 }
 
 /// A deterministic fake HTTP API, configured and ready to [`start`](FakeApi::start).
@@ -105,6 +107,7 @@ impl FakeApi {
             tokens: TokenStore::new(config.oauth_client),
             log,
             counters: Counters::default(),
+            holes_served: std::sync::Mutex::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));

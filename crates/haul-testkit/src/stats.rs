@@ -54,6 +54,13 @@ pub struct Stats {
     pub token_errors: u64,
     /// Redirects answered by `/redirect`.
     pub redirects: u64,
+    /// Data requests for a window past the end of the data (not the first
+    /// page of an empty listing): a client that knew where the data ended
+    /// sends none, except to walk `endless` pages.
+    pub past_end: u64,
+    /// `204 No Content` or empty `200` answers of a `no_content_at` or
+    /// `empty_at` page.
+    pub holes: u64,
 }
 
 impl Stats {
@@ -94,6 +101,8 @@ pub(crate) struct Counters {
     pub(crate) tokens_issued: AtomicU64,
     pub(crate) token_errors: AtomicU64,
     pub(crate) redirects: AtomicU64,
+    pub(crate) past_end: AtomicU64,
+    pub(crate) holes: AtomicU64,
 }
 
 impl Counters {
@@ -127,6 +136,8 @@ impl Counters {
             tokens_issued: get(&self.tokens_issued),
             token_errors: get(&self.token_errors),
             redirects: get(&self.redirects),
+            past_end: get(&self.past_end),
+            holes: get(&self.holes),
         }
     }
 }

@@ -52,6 +52,7 @@ pub use haul_transport as transport;
 pub use haul_core::{
     Checkpoint, Clock, MaskedUrl, Page, Position, Record, Request, Response, Secret, Sleeper,
 };
+pub use haul_extractor::PassEnd;
 pub use haul_extractor::{
     BoundFormat, BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Incremental,
     Observer, RunSummary,

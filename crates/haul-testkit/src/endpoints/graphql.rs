@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{
-    Call, DataPage, Misbehaviour, buffer, decode_cursor, encode_cursor, push_array, window,
+    Call, DataPage, Hole, Misbehaviour, buffer, decode_cursor, encode_cursor, push_array, window,
 };
 use crate::params;
 use crate::reply::ApiError;
@@ -38,12 +38,23 @@ pub(crate) fn serve(call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiError> 
     let records = call.records();
     let start = match variables.after {
         None => 0,
-        Some(after) => decode_cursor(&after, records.len()).ok_or_else(|| {
+        Some(after) => decode_cursor(
+            &after,
+            if odd.endless {
+                usize::MAX
+            } else {
+                records.len()
+            },
+        )
+        .ok_or_else(|| {
             ApiError::bad_request("invalid_cursor", format!("unknown cursor {after:?}"))
         })?,
     };
     odd.fail(start, size)?;
+    call.note_start(start);
     let (page, end) = window(records, start, size);
+    let hole = odd.hole_at(call, Misbehaviour::page_number(start, size));
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
     let next = odd.next(start, end, records.len(), size);
     let end_cursor = match next {
         Some(next) => Some(next),
@@ -69,5 +80,6 @@ pub(crate) fn serve(call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiError> 
         body: out,
         records: page.len(),
         ..DataPage::default()
-    })
+    }
+    .with_hole(hole))
 }

@@ -2,7 +2,7 @@
 
 use http::HeaderValue;
 
-use super::{Call, DataPage, Misbehaviour, buffer, encode_cursor, push_array, window};
+use super::{Call, DataPage, Hole, Misbehaviour, buffer, encode_cursor, push_array, window};
 use crate::reply::ApiError;
 
 /// The response header carrying the next cursor.
@@ -12,10 +12,12 @@ pub(crate) const NEXT_CURSOR: &str = "x-next-cursor";
 pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let size = call.page_size("limit")?;
     let odd = Misbehaviour::parse(call.query)?;
-    let start = super::start_from_cursor(call, "cursor")?;
+    let start = super::start_from_cursor(call, "cursor", &odd)?;
     odd.fail(start, size)?;
     let records = call.records();
     let (page, end) = window(records, start, size);
+    let hole = odd.hole_at(call, Misbehaviour::page_number(start, size));
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
     let mut out = buffer(page, 2);
     push_array(&mut out, page);
     let mut result = DataPage {
@@ -28,5 +30,5 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     {
         result.headers.insert(NEXT_CURSOR, value);
     }
-    Ok(result)
+    Ok(result.with_hole(hole))
 }

@@ -1,16 +1,18 @@
 //! `GET /items?limit=&cursor=`: cursor in the body.
 
-use super::{Call, DataPage, Misbehaviour, buffer, encode_cursor, push_array, window};
+use super::{Call, DataPage, Hole, Misbehaviour, buffer, encode_cursor, push_array, window};
 use crate::reply::ApiError;
 
 /// `{"data":[…],"next_cursor":"c_<hex>"}`, `"next_cursor":null` on the last page.
 pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let size = call.page_size("limit")?;
     let odd = Misbehaviour::parse(call.query)?;
-    let start = super::start_from_cursor(call, "cursor")?;
+    let start = super::start_from_cursor(call, "cursor", &odd)?;
     odd.fail(start, size)?;
     let records = call.records();
     let (page, end) = window(records, start, size);
+    let hole = odd.hole_at(call, Misbehaviour::page_number(start, size));
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
     let next = odd.next(start, end, records.len(), size);
 
     let mut out = buffer(page, 48);
@@ -31,5 +33,6 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
         body: out,
         records: page.len(),
         ..DataPage::default()
-    })
+    }
+    .with_hole(hole))
 }

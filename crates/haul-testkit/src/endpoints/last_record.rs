@@ -1,7 +1,7 @@
 //! `GET /last-record?limit=&starting_after=<id>`: Stripe's list shape, where
 //! the cursor is the id of the last record.
 
-use super::{Call, DataPage, Misbehaviour, buffer, push_array, window};
+use super::{Call, DataPage, Hole, Misbehaviour, buffer, push_array, window};
 use crate::params;
 use crate::reply::ApiError;
 
@@ -44,7 +44,10 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
         start
     };
     let (page, end) = window(records, from, size);
-    let has_more = end < len || cycled || (odd.repeat_last && !page.is_empty());
+    let hole = odd.hole_at(call, Misbehaviour::page_number(from, size));
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
+    call.note_start(from);
+    let has_more = end < len || cycled || (odd.repeat_last && !page.is_empty()) || odd.endless;
 
     let mut out = buffer(page, 80);
     out.push_str("{\"object\":\"list\",\"data\":");
@@ -56,5 +59,6 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
         body: out,
         records: page.len(),
         ..DataPage::default()
-    })
+    }
+    .with_hole(hole))
 }

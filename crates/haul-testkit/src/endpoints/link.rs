@@ -2,7 +2,7 @@
 
 use http::{HeaderValue, header};
 
-use super::{Call, DataPage, Misbehaviour, buffer, push_array, window};
+use super::{Call, DataPage, Hole, Misbehaviour, buffer, push_array, window};
 use crate::params;
 use crate::reply::ApiError;
 
@@ -28,7 +28,10 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let len = records.len();
     let last = len.div_ceil(size).max(1);
     let start = (page_no - 1).saturating_mul(size);
+    call.note_start(start);
     let (page, end) = window(records, start, size);
+    let hole = odd.hole_at(call, page_no);
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
     let next = odd
         .next(start, end, len, size)
         .map(|offset| Misbehaviour::page_number(offset, size));
@@ -65,5 +68,5 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     {
         result.headers.insert(header::LINK, value);
     }
-    Ok(result)
+    Ok(result.with_hole(hole))
 }

@@ -35,14 +35,33 @@ pub(crate) struct DataPage {
     pub(crate) headers: HeaderMap,
     /// How many records the body holds.
     pub(crate) records: usize,
+    /// Answer `204 No Content` (no body, the style's headers kept).
+    pub(crate) no_content: bool,
 }
 
 impl DataPage {
-    /// The page as a `200 application/json` response.
+    /// The page as a `200 application/json` response, or a `204` without a
+    /// body for a `no_content_at` page.
     pub(crate) fn into_response(self) -> Response<Body> {
-        let mut response = reply::json(StatusCode::OK, self.body);
+        let mut response = if self.no_content {
+            let mut response = Response::new(crate::body::full(bytes::Bytes::new()));
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        } else {
+            reply::json(StatusCode::OK, self.body)
+        };
         response.headers_mut().extend(self.headers);
         response
+    }
+
+    /// Applies a hole to a rendered page: a `204` keeps only the headers.
+    pub(crate) fn with_hole(mut self, hole: Option<Hole>) -> Self {
+        if hole == Some(Hole::NoContent) {
+            self.no_content = true;
+            self.body.clear();
+            self.records = 0;
+        }
+        self
     }
 }
 
@@ -62,6 +81,14 @@ pub(crate) struct Call<'a> {
 impl<'a> Call<'a> {
     pub(crate) fn records(&self) -> &'a [String] {
         self.records
+    }
+
+    /// Counts a request for a window starting at `start` past the end of
+    /// the data (the first page of an empty listing is not past it).
+    pub(crate) fn note_start(&self, start: usize) {
+        if start > 0 && start >= self.records.len() {
+            crate::stats::Counters::bump(&self.state.counters.past_end, 1);
+        }
     }
 
     /// The page size from the query parameter `name`.
@@ -134,18 +161,40 @@ pub(crate) fn decode_cursor(cursor: &str, max: usize) -> Option<usize> {
 }
 
 /// Reads an optional cursor parameter, for the cursor styles whose cursors
-/// address a page inside the dataset (or the first page of an empty one).
-pub(crate) fn start_from_cursor(call: &Call<'_>, name: &str) -> Result<usize, ApiError> {
-    match params::param(call.query, name) {
+/// address a page inside the dataset (or the first page of an empty one),
+/// or, with `endless`, any page past it.
+pub(crate) fn start_from_cursor(
+    call: &Call<'_>,
+    name: &str,
+    odd: &Misbehaviour,
+) -> Result<usize, ApiError> {
+    let max = if odd.endless {
+        usize::MAX
+    } else {
+        call.records().len().saturating_sub(1)
+    };
+    let start = match params::param(call.query, name) {
         None => Ok(0),
-        Some(raw) => decode_cursor(&raw, call.records().len().saturating_sub(1)).ok_or_else(|| {
+        Some(raw) => decode_cursor(&raw, max).ok_or_else(|| {
             ApiError::bad_request("invalid_cursor", format!("unknown cursor {raw:?}"))
         }),
-    }
+    }?;
+    call.note_start(start);
+    Ok(start)
 }
 
 /// The error code of a `fail_at` page.
 pub(crate) const FAILED_PAGE: &str = "injected_failure";
+
+/// How a `no_content_at` / `empty_at` page answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hole {
+    /// `204 No Content`, no body; the style's headers are kept.
+    NoContent,
+    /// `200` with no records; every other field and header as usual (a
+    /// cursor to the next page, the total).
+    Empty,
+}
 
 /// The misbehaviour switches of the cursor and link styles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -157,6 +206,13 @@ pub(crate) struct Misbehaviour {
     pub(crate) repeat_last: bool,
     /// Page `k` (1-based) answers this status every time it is requested.
     pub(crate) fail: Option<(usize, StatusCode)>,
+    /// After the real end, empty pages keep handing out a fresh cursor or
+    /// link (`has_more: true` at `/last-record`), forever.
+    pub(crate) endless: bool,
+    /// Page `k` (1-based) answers a hole instead of its records.
+    pub(crate) hole: Option<(usize, Hole)>,
+    /// The hole is answered only to the first request for its page.
+    pub(crate) once: bool,
 }
 
 impl Misbehaviour {
@@ -194,11 +250,55 @@ impl Misbehaviour {
                 Some((params::index(k), status))
             }
         };
+        let page = |name: &str| -> Result<Option<usize>, ApiError> {
+            match params::optional_u64(query, name)? {
+                Some(0) => Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("{name} counts pages from 1"),
+                )),
+                k => Ok(k.map(params::index)),
+            }
+        };
+        let hole = match (page("no_content_at")?, page("empty_at")?) {
+            (Some(k), None) => Some((k, Hole::NoContent)),
+            (None, Some(k)) => Some((k, Hole::Empty)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    "no_content_at and empty_at exclude each other",
+                ));
+            }
+        };
         Ok(Misbehaviour {
             cycle_at,
             repeat_last: params::flag(query, "repeat_last"),
             fail,
+            endless: params::flag(query, "endless"),
+            hole,
+            once: params::flag(query, "once"),
         })
+    }
+
+    /// The hole page `page` (1-based) answers on this request, if any
+    /// (counted in [`Stats::holes`](crate::Stats::holes)).
+    pub(crate) fn hole_at(&self, call: &Call<'_>, page: usize) -> Option<Hole> {
+        let (k, hole) = self.hole?;
+        if k != page {
+            return None;
+        }
+        if self.once {
+            let mut served = call
+                .state
+                .holes_served
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !served.insert((call.path.to_owned(), page)) {
+                return None;
+            }
+        }
+        crate::stats::Counters::bump(&call.state.counters.holes, 1);
+        Some(hole)
     }
 
     /// The permanent failure of `fail_at`, if page `page` (1-based) is it.
@@ -234,6 +334,9 @@ impl Misbehaviour {
             Some(size)
         } else if end < len {
             Some(end)
+        } else if self.endless {
+            // A fresh position past the end every time.
+            Some(start.saturating_add(size.max(1)))
         } else if self.repeat_last {
             Some(start)
         } else {
@@ -301,7 +404,7 @@ mod tests {
             Misbehaviour {
                 cycle_at: Some(4),
                 repeat_last: true,
-                fail: None,
+                ..Misbehaviour::default()
             }
         );
     }

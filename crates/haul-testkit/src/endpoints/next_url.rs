@@ -1,6 +1,8 @@
 //! `GET /next-url?limit=&skiptoken=`: OData's `@odata.nextLink`.
 
-use super::{Call, DataPage, Misbehaviour, buffer, encode_cursor, json_string, push_array, window};
+use super::{
+    Call, DataPage, Hole, Misbehaviour, buffer, encode_cursor, json_string, push_array, window,
+};
 use crate::params;
 use crate::reply::ApiError;
 
@@ -11,10 +13,12 @@ use crate::reply::ApiError;
 pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let size = call.page_size("limit")?;
     let odd = Misbehaviour::parse(call.query)?;
-    let start = super::start_from_cursor(call, "skiptoken")?;
+    let start = super::start_from_cursor(call, "skiptoken", &odd)?;
     odd.fail(start, size)?;
     let records = call.records();
     let (page, end) = window(records, start, size);
+    let hole = odd.hole_at(call, Misbehaviour::page_number(start, size));
+    let page = if hole == Some(Hole::Empty) { &[] } else { page };
     let next = odd.next(start, end, records.len(), size).map(|next| {
         let url = call.url_with("skiptoken", &encode_cursor(next));
         if params::flag(call.query, "relative") {
@@ -36,5 +40,6 @@ pub(crate) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
         body: out,
         records: page.len(),
         ..DataPage::default()
-    })
+    }
+    .with_hole(hole))
 }
