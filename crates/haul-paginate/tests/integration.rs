@@ -16,5 +16,6 @@ mod link_parser;
 mod next_url;
 mod offset;
 mod page_number;
+mod promises;
 mod remaining;
 mod single;
