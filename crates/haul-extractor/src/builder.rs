@@ -242,6 +242,9 @@ impl ExtractorBuilder {
                 )
             }
         };
+        if let Some(inc) = &self.incremental {
+            inc.placement.validate().map_err(BuildError::Invalid)?;
+        }
         let batch_records = self.batch_records.unwrap_or(1_000);
         if batch_records == 0 {
             return Err(BuildError::Invalid("batch size must be at least 1".into()));

@@ -103,15 +103,15 @@ pub enum ExtractError {
         /// Pages of the pass committed.
         pages: u64,
     },
-    /// The destination's watermark cannot be read as a time.
-    #[error(
-        "incremental stream {stream:?}: the destination's watermark {value:?} is neither RFC 3339 nor epoch seconds"
-    )]
-    Watermark {
+    /// The incremental bound could not be computed from the destination's
+    /// watermark, or not placed into the request.
+    #[error("incremental stream {stream:?}: {source}")]
+    Incremental {
         /// The stream.
         stream: String,
-        /// The stored maximum.
-        value: String,
+        /// What went wrong.
+        #[source]
+        source: crate::IncrementalError,
     },
     /// The run failed, and committing what was fetched before the failure failed too.
     #[error("{original}; additionally, committing the records fetched before it failed: {commit}")]

@@ -234,17 +234,14 @@ impl Extractor {
             tracing::info!(stream = %inner.stream, "incremental: the destination is empty; full pass");
             return Ok((request, None));
         };
-        match inc.lower_bound(&watermark) {
-            Some(bound) => {
-                tracing::info!(stream = %inner.stream, watermark = %watermark, lower_bound = %bound,
-                    param = %inc.param, "incremental pass from the destination's watermark minus the lookback");
-                request.set_query(&inc.param, &bound);
-                Ok((request, Some(bound)))
-            }
-            None => Err(ExtractError::Watermark {
-                stream: inner.stream.clone(),
-                value: watermark,
-            }),
-        }
+        let failed = |source| ExtractError::Incremental {
+            stream: inner.stream.clone(),
+            source,
+        };
+        let bound = inc.lower_bound(&watermark).map_err(failed)?;
+        tracing::info!(stream = %inner.stream, watermark = %watermark, lower_bound = %bound,
+            placement = %inc.placement, "incremental pass from the destination's watermark minus the lookback");
+        inc.place(&mut request, &bound).map_err(failed)?;
+        Ok((request, Some(bound)))
     }
 }

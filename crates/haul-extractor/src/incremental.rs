@@ -2,46 +2,65 @@
 
 use std::time::Duration;
 
-/// How the lower bound is written into the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum BoundFormat {
-    /// RFC 3339 UTC, e.g. `2026-01-01T00:00:00Z`.
-    #[default]
-    Rfc3339,
-    /// Seconds since the Unix epoch.
-    EpochSeconds,
-}
+use haul_core::Request;
+
+use crate::time_format::minus;
+use crate::{BoundPlacement, IncrementalError, TimeFormat};
 
 /// Incremental extraction: a fresh pass reads `max(field)` from the sink,
-/// subtracts the lookback margin, and sends it as the API's "updated since"
-/// parameter. The overlap is removed by the sink's primary-key upsert.
+/// subtracts the lookback margin, and sends the result as the API's "updated
+/// since" bound. The overlap is removed by the sink's primary-key upsert.
+///
+/// Times are read in the [`watermark_format`](Self::watermark_format) and
+/// written in the [`bound_format`](Self::bound_format) (both RFC 3339 unless
+/// set; [`format`](Self::format) sets both). A numeric watermark needs its
+/// unit said, seconds or milliseconds: it is never guessed from its size.
+/// The bound goes where its [`BoundPlacement`] says, a query parameter by
+/// default.
+///
+/// The bound is never later than the watermark minus the lookback: the
+/// arithmetic is exact (fractions of a second included), and writing the
+/// bound rounds down to the format's precision.
 ///
 /// ```
-/// use haul_extractor::{BoundFormat, Incremental};
+/// use haul_extractor::{Incremental, TimeFormat};
 /// use std::time::Duration;
 /// let inc = Incremental::new("/updated_at", "updated_since").lookback(Duration::from_secs(60));
-/// assert_eq!(inc.lower_bound("2026-01-01T00:01:30Z").as_deref(), Some("2026-01-01T00:00:30Z"));
-/// let epoch = inc.clone().format(BoundFormat::EpochSeconds);
-/// assert_eq!(epoch.lower_bound("1767225690").as_deref(), Some("1767225630"));
+/// assert_eq!(inc.lower_bound("2026-01-01T01:01:30.5+01:00")?, "2026-01-01T00:00:30Z");
+///
+/// let millis = inc.clone().format(TimeFormat::EpochMillis);
+/// assert_eq!(millis.lower_bound("1767225690123")?, "1767225630123");
+///
+/// // A number without a unit is a typed error that names the fix.
+/// let error = inc.lower_bound("1767225690123").unwrap_err();
+/// assert!(error.to_string().contains("TimeFormat::EpochMillis"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incremental {
     pub(crate) field: String,
-    pub(crate) param: String,
+    pub(crate) placement: BoundPlacement,
     pub(crate) lookback: Duration,
-    pub(crate) format: BoundFormat,
+    pub(crate) watermark_format: TimeFormat,
+    pub(crate) bound_format: TimeFormat,
 }
 
 impl Incremental {
-    /// Watermark field `field` (a JSON pointer), sent as query parameter `param`;
-    /// lookback 60 s, RFC 3339.
+    /// Watermark field `field` (a JSON pointer), sent as query parameter
+    /// `param`; lookback 60 s, RFC 3339.
     pub fn new(field: impl Into<String>, param: impl Into<String>) -> Self {
+        Self::placed(field, BoundPlacement::query(param))
+    }
+
+    /// Watermark field `field` (a JSON pointer), with the bound placed as
+    /// `placement` says; lookback 60 s, RFC 3339.
+    pub fn placed(field: impl Into<String>, placement: BoundPlacement) -> Self {
         Self {
             field: field.into(),
-            param: param.into(),
+            placement,
             lookback: Duration::from_secs(60),
-            format: BoundFormat::Rfc3339,
+            watermark_format: TimeFormat::Rfc3339,
+            bound_format: TimeFormat::Rfc3339,
         }
     }
 
@@ -51,9 +70,30 @@ impl Incremental {
         self
     }
 
-    /// How the bound is written.
-    pub fn format(mut self, format: BoundFormat) -> Self {
-        self.format = format;
+    /// How the watermark is stored and the bound written, both at once (use
+    /// [`watermark_format`](Self::watermark_format) and
+    /// [`bound_format`](Self::bound_format) when they differ).
+    pub fn format(mut self, format: TimeFormat) -> Self {
+        self.watermark_format = format;
+        self.bound_format = format;
+        self
+    }
+
+    /// How the destination stores the watermark field.
+    pub fn watermark_format(mut self, format: TimeFormat) -> Self {
+        self.watermark_format = format;
+        self
+    }
+
+    /// How the bound is written into the request.
+    pub fn bound_format(mut self, format: TimeFormat) -> Self {
+        self.bound_format = format;
+        self
+    }
+
+    /// Where the bound goes (replaces the query parameter given to [`new`](Self::new)).
+    pub fn placement(mut self, placement: BoundPlacement) -> Self {
+        self.placement = placement;
         self
     }
 
@@ -62,140 +102,127 @@ impl Incremental {
         &self.field
     }
 
-    /// The bound to send for watermark `watermark` (RFC 3339 or epoch seconds),
-    /// or `None` if the watermark cannot be parsed.
-    pub fn lower_bound(&self, watermark: &str) -> Option<String> {
-        let secs = parse_instant(watermark)?;
-        let bound = secs - i64::try_from(self.lookback.as_secs()).ok()?;
-        Some(match self.format {
-            BoundFormat::Rfc3339 => format_rfc3339(bound),
-            BoundFormat::EpochSeconds => bound.to_string(),
-        })
+    /// The lookback.
+    pub fn lookback_duration(&self) -> Duration {
+        self.lookback
     }
-}
 
-/// Parses an RFC 3339 timestamp or epoch seconds into whole epoch seconds
-/// (fractions are truncated, which only widens the lookback window).
-pub fn parse_instant(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if let Ok(n) = text.parse::<f64>() {
-        return (n.is_finite() && n.abs() < 1e13).then_some(n.floor() as i64);
+    /// The bound to send for `watermark` (as the destination stores it): the
+    /// watermark minus the lookback, written in the bound format and never
+    /// later than that instant.
+    pub fn lower_bound(&self, watermark: &str) -> Result<String, IncrementalError> {
+        let at = self.watermark_format.parse(watermark)?;
+        let bound = minus(at, self.lookback).ok_or_else(|| IncrementalError::LookbackTooLong {
+            value: watermark.trim().to_owned(),
+            lookback: self.lookback,
+        })?;
+        Ok(self.bound_format.format(bound))
     }
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
-                return None;
-            }
-            let h = rest.get(1..3)?.parse::<i64>().ok()?;
-            let m = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
 
-/// Formats epoch seconds as RFC 3339 UTC.
-pub fn format_rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        tod / 3600,
-        (tod % 3600) / 60,
-        tod % 60
-    )
-}
+    /// Puts `bound` into `request` as the placement says.
+    pub fn place(&self, request: &mut Request, bound: &str) -> Result<(), IncrementalError> {
+        self.placement.apply(request, bound)
+    }
 
-// Howard Hinnant's proleptic Gregorian calendar algorithms.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    /// Whether a record's watermark value can be read in the watermark format.
+    pub(crate) fn is_usable(&self, value: &str) -> bool {
+        self.watermark_format.parse(value).is_ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::Timestamp;
     use proptest::prelude::*;
 
     #[test]
-    fn known_instants() {
-        assert_eq!(parse_instant("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_instant("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+    fn a_millisecond_watermark_gives_a_bound_exactly_lookback_earlier() {
+        let inc = Incremental::new("/updatedAt", "since")
+            .format(TimeFormat::EpochMillis)
+            .lookback(Duration::from_millis(60_001));
+        assert_eq!(inc.lower_bound("1767225690123").unwrap(), "1767225630122");
+        // Milliseconds stored, seconds sent: rounded down, never later.
+        let mixed = inc.clone().bound_format(TimeFormat::EpochSeconds);
+        assert_eq!(mixed.lower_bound("1767225690123").unwrap(), "1767225630");
+        let text = inc.clone().bound_format(TimeFormat::Rfc3339);
         assert_eq!(
-            parse_instant("2026-01-01T01:00:00+01:00"),
-            Some(1_767_225_600)
+            text.lower_bound("1767225690123").unwrap(),
+            "2026-01-01T00:00:30Z"
         );
-        assert_eq!(
-            parse_instant("2026-01-01T00:00:00.999Z"),
-            Some(1_767_225_600)
-        );
-        assert_eq!(
-            parse_instant("2024-02-29T12:00:00Z")
-                .map(format_rfc3339)
-                .as_deref(),
-            Some("2024-02-29T12:00:00Z")
-        );
-        assert_eq!(parse_instant("yesterday"), None);
-        assert_eq!(parse_instant("2026-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let inc = Incremental::new("/t", "since").lookback(Duration::from_secs(1));
+        assert!(matches!(
+            inc.lower_bound("1767225690"),
+            Err(IncrementalError::NumberWithoutUnit { .. })
+        ));
+        let earliest = Timestamp::MIN.as_second().to_string();
+        assert!(matches!(
+            inc.clone()
+                .format(TimeFormat::EpochSeconds)
+                .lower_bound(&earliest),
+            Err(IncrementalError::LookbackTooLong { .. })
+        ));
+        assert!(matches!(
+            inc.lookback(Duration::MAX)
+                .lower_bound("2026-01-01T00:00:00Z"),
+            Err(IncrementalError::LookbackTooLong { .. })
+        ));
+    }
+
+    fn format_strategy() -> impl Strategy<Value = TimeFormat> {
+        prop_oneof![
+            Just(TimeFormat::Rfc3339),
+            Just(TimeFormat::Rfc3339Millis),
+            Just(TimeFormat::EpochSeconds),
+            Just(TimeFormat::EpochMillis),
+        ]
     }
 
     proptest! {
         #[test]
-        fn format_and_parse_round_trip(secs in -10_000_000_000i64..100_000_000_000) {
-            prop_assert_eq!(parse_instant(&format_rfc3339(secs)), Some(secs));
+        fn the_bound_is_never_later_than_watermark_minus_lookback(
+            secs in -30_000_000_000i64..32_000_000_000,
+            nanos in 0i32..1_000_000_000,
+            lookback_ms in 0u64..100_000_000_000,
+            stored in format_strategy(),
+            sent in format_strategy(),
+        ) {
+            // The watermark as the destination would store it.
+            let truth = Timestamp::new(secs, nanos).unwrap();
+            let watermark = stored.format(truth);
+            let read = stored.parse(&watermark).unwrap();
+            let lookback = Duration::from_millis(lookback_ms);
+            let inc = Incremental::new("/t", "since")
+                .watermark_format(stored)
+                .bound_format(sent)
+                .lookback(lookback);
+            let Ok(bound) = inc.lower_bound(&watermark) else {
+                // Only an instant before the year -9999 may fail.
+                prop_assert!(minus(read, lookback).is_none());
+                return Ok(());
+            };
+            let bound = sent.parse(&bound).unwrap();
+            let limit = minus(read, lookback).unwrap();
+            prop_assert!(bound <= limit, "{bound} > {limit}");
+            // And it is not needlessly earlier: less than one unit of the bound format.
+            let unit = match sent {
+                TimeFormat::Rfc3339 | TimeFormat::EpochSeconds => 1_000_000_000,
+                _ => 1_000_000,
+            };
+            prop_assert!(limit.as_nanosecond() - bound.as_nanosecond() < unit);
         }
 
         #[test]
-        fn parsing_never_panics(s in ".{0,40}") {
-            let _ = parse_instant(&s);
+        fn millisecond_bounds_are_exact(ms in 0i64..32_000_000_000_000, lookback_ms in 0u64..10_000_000_000) {
+            let inc = Incremental::new("/t", "since")
+                .format(TimeFormat::EpochMillis)
+                .lookback(Duration::from_millis(lookback_ms));
+            let bound: i64 = inc.lower_bound(&ms.to_string()).unwrap().parse().unwrap();
+            prop_assert_eq!(bound, ms - lookback_ms as i64);
         }
     }
 }

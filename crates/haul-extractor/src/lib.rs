@@ -35,12 +35,16 @@ mod event;
 mod extractor;
 mod fetch;
 mod incremental;
+mod placement;
 mod summary;
+mod time_format;
 mod walker;
 
 pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
 pub use error::{BuildError, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
-pub use incremental::{BoundFormat, Incremental, format_rfc3339, parse_instant};
+pub use incremental::Incremental;
+pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
 pub use summary::{PassEnd, RunSummary};
+pub use time_format::{BoundFormat, IncrementalError, TimeFormat};

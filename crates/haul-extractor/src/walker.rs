@@ -102,6 +102,17 @@ impl Walker {
                         request.set_query(&name, &value);
                     }
                 }
+                // The stored request carries no headers: a bound placed in one
+                // (or by a closure) is placed again, the same one.
+                if let (Some(inc), Some(bound)) = (&walker.inner.incremental, &cp.lower_bound)
+                    && inc.placement.reapply_on_resume()
+                {
+                    inc.place(&mut request, bound)
+                        .map_err(|source| ExtractError::Incremental {
+                            stream: walker.inner.stream.clone(),
+                            source,
+                        })?;
+                }
                 walker.next = Some(request);
                 walker.first = false;
             }
@@ -393,8 +404,7 @@ impl Walker {
                     r.field(&inc.field)
                         .ok()
                         .flatten()
-                        .and_then(|v| crate::parse_instant(&v))
-                        .is_none()
+                        .is_none_or(|v| !inc.is_usable(&v))
                 })
                 .count() as u64;
             if unusable > 0 {

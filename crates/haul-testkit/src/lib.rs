@@ -34,8 +34,9 @@
 //! | `POST /graphql` | `{"data":{"items":{"nodes":[…],"pageInfo":{"hasNextPage":true,"endCursor":"c_…"}}}}` | `"hasNextPage":false` |
 //!
 //! Every pagination endpoint takes `updated_since=<RFC 3339 or Unix
-//! seconds>`: it then pages through only the records whose `updated_at` is
-//! at or after it, still in id order, and cursors, offsets and page numbers
+//! seconds>` (or `updated_since_ms=<Unix milliseconds>`): it then pages
+//! through only the records whose `updated_at` is at or after it, still in
+//! id order, and cursors, offsets and page numbers
 //! count within that view (at `/last-record`, `starting_after=<id>` starts
 //! after that id). A bad value is a 400 `invalid_parameter`.
 //!

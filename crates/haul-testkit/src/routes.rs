@@ -163,13 +163,26 @@ async fn data(
     }
     // One version of the data for the whole request, whatever changes meanwhile.
     let version = state.data.current();
-    let view = match params::param(query, "updated_since") {
-        None => Ok(None),
-        Some(raw) => match parse_instant(&raw) {
+    let view = match (
+        params::param(query, "updated_since"),
+        params::param(query, "updated_since_ms"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(raw), _) => match parse_instant(&raw) {
             Some(since) => Ok(Some(version.since(since))),
             None => Err(ApiError::bad_request(
                 "invalid_parameter",
                 format!("updated_since must be RFC 3339 or Unix seconds, got {raw:?}"),
+            )),
+        },
+        // Whole Unix milliseconds, rounded down to the second the data keeps.
+        (None, Some(raw)) => match raw.parse::<u64>() {
+            Ok(millis) if raw.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Some(version.since(millis / 1000)))
+            }
+            _ => Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("updated_since_ms must be Unix milliseconds, got {raw:?}"),
             )),
         },
     };

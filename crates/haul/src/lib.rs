@@ -54,8 +54,8 @@ pub use haul_core::{
 };
 pub use haul_extractor::PassEnd;
 pub use haul_extractor::{
-    BoundFormat, BuildError, Event, ExtractError, Extractor, ExtractorBuilder, Incremental,
-    Observer, RunSummary,
+    BoundFormat, BoundPlacement, BuildError, Event, ExtractError, Extractor, ExtractorBuilder,
+    Incremental, IncrementalError, Observer, RunSummary, TimeFormat,
 };
 pub use haul_paginate::{
     AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
