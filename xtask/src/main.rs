@@ -20,6 +20,7 @@ tasks:
           --report FILE          write the run summary as JSON
           --faults               inject a realistic mix of faults and an advertised rate limit
           --incremental          then change the API's data and run an incremental pass
+          --tls                  serve over rustls (HTTP/2 via ALPN) with a CA generated for the run
           --kill-after-pages N   abort the process after N pages (rerun to resume)
           --concurrency K        pages in flight when the remaining pages are known
           --style S              pagination style: cursor (default), last-record,

@@ -59,6 +59,21 @@ pub enum TransportError {
         /// What the TLS layer reported.
         reason: String,
     },
+    /// The server's certificate failed verification: the host it was checked
+    /// for and which check refused it. Its [`kind`](Self::kind) is
+    /// [`TransportErrorKind::Tls`], so it is never retried: the same
+    /// certificate will be refused again.
+    #[error("certificate of {host} refused ({check}) for {url}: {reason}")]
+    Certificate {
+        /// Masked URL.
+        url: MaskedUrl,
+        /// The host name (or IP address) the certificate was checked for.
+        host: String,
+        /// Which check failed.
+        check: CertificateCheck,
+        /// What the TLS layer reported.
+        reason: String,
+    },
     /// Credentials could not be obtained or attached (token endpoint failure,
     /// credentials refused for an insecure origin).
     #[error("authentication for {url} failed: {reason}")]
@@ -76,6 +91,38 @@ pub enum TransportError {
         /// What was wrong.
         reason: String,
     },
+}
+
+/// Which check refused a server certificate (see [`TransportError::Certificate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CertificateCheck {
+    /// The chain does not lead to a trusted root (a private CA that was not
+    /// added, or a self-signed certificate).
+    UnknownIssuer,
+    /// The certificate (or one in its chain) has expired.
+    Expired,
+    /// The certificate is not valid yet.
+    NotYetValid,
+    /// The certificate is not valid for the host name (or IP address) connected to.
+    NameMismatch,
+    /// The certificate was revoked.
+    Revoked,
+    /// Another verification failure (bad signature, wrong key usage, unsupported algorithm…).
+    Other,
+}
+
+impl std::fmt::Display for CertificateCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::UnknownIssuer => "unknown issuer",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not yet valid",
+            Self::NameMismatch => "name mismatch",
+            Self::Revoked => "revoked",
+            Self::Other => "invalid certificate",
+        })
+    }
 }
 
 /// Which deadline fired.
@@ -114,7 +161,7 @@ pub enum TransportErrorKind {
     Truncated,
     /// See [`TransportError::BodyTooLarge`].
     BodyTooLarge,
-    /// See [`TransportError::Tls`].
+    /// See [`TransportError::Tls`] and [`TransportError::Certificate`].
     Tls,
     /// See [`TransportError::InvalidResponse`].
     InvalidResponse,
@@ -131,7 +178,7 @@ impl TransportError {
             Self::Reset { .. } => TransportErrorKind::Reset,
             Self::Truncated { .. } => TransportErrorKind::Truncated,
             Self::BodyTooLarge { .. } => TransportErrorKind::BodyTooLarge,
-            Self::Tls { .. } => TransportErrorKind::Tls,
+            Self::Tls { .. } | Self::Certificate { .. } => TransportErrorKind::Tls,
             Self::InvalidResponse { .. } => TransportErrorKind::InvalidResponse,
             Self::Auth { .. } => TransportErrorKind::Auth,
         }
@@ -146,6 +193,7 @@ impl TransportError {
             | Self::Truncated { url, .. }
             | Self::BodyTooLarge { url, .. }
             | Self::Tls { url, .. }
+            | Self::Certificate { url, .. }
             | Self::InvalidResponse { url, .. }
             | Self::Auth { url, .. } => url,
         }

@@ -43,7 +43,7 @@ mod secret;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Position, SavedRequest};
 pub use clock::{Clock, ManualClock, Sleeper, SystemClock, TokioSleeper};
-pub use error::{TimeoutPhase, TransportError, TransportErrorKind, body_preview};
+pub use error::{CertificateCheck, TimeoutPhase, TransportError, TransportErrorKind, body_preview};
 pub use message::{MaskedHeaders, Request, Response};
 pub use record::{Page, Record};
 pub use redact::MaskedUrl;

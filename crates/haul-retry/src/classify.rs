@@ -203,9 +203,23 @@ mod tests {
                 .classify(Outcome::Error(&reset), now)
                 .is_retryable()
         );
-        let big = TransportError::BodyTooLarge { url, limit: 1 };
+        let big = TransportError::BodyTooLarge {
+            url: url.clone(),
+            limit: 1,
+        };
         assert_eq!(
             HttpClassifier.classify(Outcome::Error(&big), now),
+            Classification::Permanent
+        );
+        // A refused certificate will be refused again: never retried.
+        let cert = TransportError::Certificate {
+            url,
+            host: "h.example".into(),
+            check: haul_core::CertificateCheck::UnknownIssuer,
+            reason: "x".into(),
+        };
+        assert_eq!(
+            HttpClassifier.classify(Outcome::Error(&cert), now),
             Classification::Permanent
         );
     }

@@ -4,12 +4,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 use url::Url;
 
 use crate::auth::{AuthRequirement, OAuthClient, TokenStore};
@@ -20,6 +22,7 @@ use crate::ratelimit::{RateLimit, RateWindow};
 use crate::routes;
 use crate::seen::{RequestLog, SeenRequest};
 use crate::stats::{Counters, Stats};
+use crate::tls::ServerTls;
 
 /// How long [`RunningServer::shutdown`] lets in-flight requests finish
 /// before cutting their connections.
@@ -71,6 +74,7 @@ impl FakeApi {
             link_base: None,
             record_requests: false,
             port: 0,
+            tls: None,
         }
     }
 
@@ -84,9 +88,11 @@ impl FakeApi {
     pub async fn start(self) -> std::io::Result<RunningServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.config.port)).await?;
         let addr = listener.local_addr()?;
-        let base = Url::parse(&format!("http://{addr}/"))
-            .map_err(|err| std::io::Error::other(format!("bad server url: {err}")))?;
         let config = self.config;
+        let acceptor = config.tls.as_ref().map(ServerTls::acceptor).transpose()?;
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let base = Url::parse(&format!("{scheme}://{addr}/"))
+            .map_err(|err| std::io::Error::other(format!("bad server url: {err}")))?;
         let link_base = config.link_base.clone().unwrap_or_else(|| base.clone());
         let auth = config.auth.as_ref();
         let log = RequestLog::new(
@@ -110,7 +116,7 @@ impl FakeApi {
             holes_served: std::sync::Mutex::default(),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
+        let task = tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&state), stopped));
         tracing::debug!(%addr, "fake api listening");
         Ok(RunningServer {
             addr,
@@ -136,6 +142,7 @@ pub struct FakeApiBuilder {
     link_base: Option<Url>,
     record_requests: bool,
     port: u16,
+    tls: Option<ServerTls>,
 }
 
 impl FakeApiBuilder {
@@ -204,6 +211,14 @@ impl FakeApiBuilder {
     /// those carrying credentials.
     pub fn record_requests(mut self, all: bool) -> Self {
         self.record_requests = all;
+        self
+    }
+
+    /// Serves HTTPS (rustls) with these settings instead of plain HTTP:
+    /// [`RunningServer::url`] then gives `https://127.0.0.1:<port>/…` URLs,
+    /// and HTTP/2 is served when the client picks it (ALPN).
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -337,7 +352,12 @@ impl Drop for RunningServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<State>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     // `stopped` is borrowed by `wait_for` inside the select; hand out clones of this one.
     let for_connections = stopped.clone();
@@ -347,7 +367,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
                 Ok((stream, peer)) => {
                     Counters::bump(&state.counters.connections, 1);
                     tracing::trace!(%peer, "fake api connection");
-                    connections.spawn(serve(stream, Arc::clone(&state), for_connections.clone()));
+                    connections.spawn(serve(stream, acceptor.clone(), Arc::clone(&state), for_connections.clone()));
                 }
                 Err(err) => {
                     // Usually fd exhaustion; back off instead of spinning.
@@ -369,18 +389,46 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
     }
 }
 
-async fn serve(stream: TcpStream, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+async fn serve(
+    stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<State>,
+    stopped: watch::Receiver<bool>,
+) {
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%err, "set_nodelay failed");
     }
+    let Some(acceptor) = acceptor else {
+        return serve_http(stream, false, state, stopped).await;
+    };
+    match acceptor.accept(stream).await {
+        Ok(tls) => {
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            serve_http(tls, h2, state, stopped).await;
+        }
+        // A client that refused our certificate, or that we refused.
+        Err(err) => tracing::debug!(%err, "fake api TLS handshake failed"),
+    }
+}
+
+/// Serves HTTP/1.1 with keep-alive, or HTTP/2 when `h2` (negotiated by ALPN).
+async fn serve_http<I>(io: I, h2: bool, state: Arc<State>, mut stopped: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| {
         let state = Arc::clone(&state);
         // An error makes hyper close the connection without a response.
         async move { routes::handle(req, &state).await }
     });
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    let builder = if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {

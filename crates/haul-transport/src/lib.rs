@@ -18,9 +18,15 @@
 //! ```
 
 mod auth;
+mod proxy;
 mod reqwest_transport;
+mod sign;
+mod tls;
 mod transport;
 
 pub use auth::{ApiKey, Auth, AuthTransport, Basic, Bearer, OAuth2ClientCredentials};
+pub use proxy::ProxyConfig;
 pub use reqwest_transport::{BuildError, ReqwestTransport, ReqwestTransportBuilder};
+pub use sign::{HmacSha256Signer, SignError, Signer, SigningRequest};
+pub use tls::{ClientIdentity, PemSource};
 pub use transport::Transport;

@@ -4,6 +4,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -12,6 +14,9 @@ use haul_core::{MaskedUrl, Request, Response, TimeoutPhase, TransportError};
 use http::HeaderValue;
 
 use crate::Transport;
+use crate::proxy::ProxyConfig;
+use crate::sign::{Signer, SigningRequest};
+use crate::tls::{ClientIdentity, PemSource};
 
 /// Why a [`ReqwestTransport`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,39 @@ pub enum BuildError {
     InvalidUserAgent {
         /// The rejected value.
         value: String,
+    },
+    /// A PEM file could not be read.
+    #[error("could not read {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A root certificate bundle could not be parsed.
+    #[error("invalid root certificate PEM from {origin}: {reason}")]
+    Certificate {
+        /// Where the PEM came from (a path, or `<memory>`).
+        origin: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The client identity (mutual TLS) could not be parsed. Never contains key material.
+    #[error("invalid client identity from {origin}: {reason}")]
+    Identity {
+        /// Where the certificate chain came from (a path, or `<memory>`).
+        origin: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A proxy URL is not usable.
+    #[error("invalid proxy {proxy}: {reason}")]
+    Proxy {
+        /// The proxy URL, masked.
+        proxy: MaskedUrl,
+        /// What was wrong.
+        reason: String,
     },
     /// The underlying HTTP client could not be created (for example, the TLS
     /// backend failed to initialize).
@@ -51,6 +89,12 @@ pub enum BuildError {
 /// | [`max_redirects`](Self::max_redirects) | 5 (same origin only) |
 /// | [`max_headers`](Self::max_headers) | 100 (HTTP/1; hyper also caps the head at ~400 KiB) |
 /// | [`max_header_list_bytes`](Self::max_header_list_bytes) | 64 KiB (HTTP/2) |
+/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | none: the platform's roots only |
+/// | [`platform_roots`](Self::platform_roots) | `true` |
+/// | [`client_identity`](Self::client_identity) | none |
+/// | [`proxy`](Self::proxy) | none explicit; `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` honoured ([`proxy_from_env`](Self::proxy_from_env)) |
+/// | [`signer`](Self::signer) | none |
+/// | [`http1_only`](Self::http1_only) | `false`: HTTP/2 when the server offers it (ALPN) |
 #[derive(Clone)]
 #[must_use]
 pub struct ReqwestTransportBuilder {
@@ -64,6 +108,13 @@ pub struct ReqwestTransportBuilder {
     max_redirects: usize,
     max_headers: usize,
     max_header_list_bytes: u32,
+    extra_roots: Vec<PemSource>,
+    platform_roots: bool,
+    identity: Option<ClientIdentity>,
+    proxies: Vec<ProxyConfig>,
+    proxy_from_env: bool,
+    signer: Option<Arc<dyn Signer>>,
+    http1_only: bool,
 }
 
 impl fmt::Debug for ReqwestTransportBuilder {
@@ -79,6 +130,13 @@ impl fmt::Debug for ReqwestTransportBuilder {
             .field("max_redirects", &self.max_redirects)
             .field("max_headers", &self.max_headers)
             .field("max_header_list_bytes", &self.max_header_list_bytes)
+            .field("extra_roots", &self.extra_roots)
+            .field("platform_roots", &self.platform_roots)
+            .field("identity", &self.identity)
+            .field("proxies", &self.proxies)
+            .field("proxy_from_env", &self.proxy_from_env)
+            .field("signer", &self.signer)
+            .field("http1_only", &self.http1_only)
             .finish()
     }
 }
@@ -96,6 +154,13 @@ impl Default for ReqwestTransportBuilder {
             max_redirects: Self::DEFAULT_MAX_REDIRECTS,
             max_headers: Self::DEFAULT_MAX_HEADERS,
             max_header_list_bytes: Self::DEFAULT_MAX_HEADER_LIST_BYTES,
+            extra_roots: Vec::new(),
+            platform_roots: true,
+            identity: None,
+            proxies: Vec::new(),
+            proxy_from_env: true,
+            signer: None,
+            http1_only: false,
         }
     }
 }
@@ -226,6 +291,112 @@ impl ReqwestTransportBuilder {
         self
     }
 
+    /// Trusts the certificates of this PEM bundle as roots, in addition to
+    /// the platform's (or instead of them, with
+    /// [`platform_roots(false)`](Self::platform_roots)): a private CA.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(PemSource::Bytes(pem.into()));
+        self
+    }
+
+    /// Trusts the certificates of this PEM file as roots (read by
+    /// [`build`](Self::build)); see [`add_root_certificates_pem`](Self::add_root_certificates_pem).
+    pub fn add_root_certificates_pem_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.extra_roots.push(PemSource::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trusted roots are used (default `true`). With
+    /// `false`, only the roots added with
+    /// [`add_root_certificates_pem`](Self::add_root_certificates_pem) are
+    /// trusted (and [`build`](Self::build) fails when none were).
+    pub fn platform_roots(mut self, enabled: bool) -> Self {
+        self.platform_roots = enabled;
+        self
+    }
+
+    /// Presents this client certificate to servers that ask for one (mutual TLS).
+    pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Sends requests through this proxy (except to its
+    /// [`no_proxy`](ProxyConfig::no_proxy) hosts). Several proxies are tried
+    /// in the order given, the first that applies wins. An explicit proxy
+    /// turns off the proxy environment variables.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Whether `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (or
+    /// their lowercase forms) are honoured when no explicit
+    /// [`proxy`](Self::proxy) is set (default `true`, as curl and most HTTP
+    /// clients do, so a connector works behind a corporate egress proxy
+    /// without code changes). `false` connects directly whatever the
+    /// environment says.
+    pub fn proxy_from_env(mut self, enabled: bool) -> Self {
+        self.proxy_from_env = enabled;
+        self
+    }
+
+    /// Signs every request with `signer`, once per attempt, after every
+    /// other header is set (see [`Signer`]).
+    pub fn signer(mut self, signer: impl Signer + 'static) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// Speaks only HTTP/1.1 (default `false`: HTTP/2 is used when the
+    /// server offers it during the TLS handshake, ALPN, and then concurrent
+    /// requests to one host share one connection).
+    pub fn http1_only(mut self, enabled: bool) -> Self {
+        self.http1_only = enabled;
+        self
+    }
+
+    /// Applies the TLS, proxy and protocol settings to the reqwest builder.
+    fn apply_enterprise(
+        &self,
+        mut client: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, BuildError> {
+        let mut roots = Vec::new();
+        for source in &self.extra_roots {
+            roots.extend(crate::tls::root_certificates(source)?);
+        }
+        if self.platform_roots {
+            if !roots.is_empty() {
+                client = client.tls_certs_merge(roots);
+            }
+        } else {
+            if roots.is_empty() {
+                return Err(BuildError::Certificate {
+                    origin: "<none>".to_owned(),
+                    reason: "platform roots are off and no root certificate was added".to_owned(),
+                });
+            }
+            client = client.tls_certs_only(roots);
+        }
+        if let Some(identity) = &self.identity {
+            client = client.identity(identity.to_reqwest()?);
+        }
+        if self.proxies.is_empty() {
+            if !self.proxy_from_env {
+                client = client.no_proxy();
+            }
+        } else {
+            for proxy in &self.proxies {
+                tracing::debug!(proxy = %proxy.masked_url(), no_proxy = ?proxy.no_proxy_hosts(), "using proxy");
+                client = client.proxy(proxy.to_reqwest()?);
+            }
+        }
+        if self.http1_only {
+            client = client.http1_only();
+        }
+        Ok(client)
+    }
+
     /// Builds the transport and its connection pool.
     pub fn build(self) -> Result<ReqwestTransport, BuildError> {
         for (name, value) in [
@@ -243,7 +414,7 @@ impl ReqwestTransportBuilder {
             })?;
         let max_redirects = self.max_redirects;
         let client = reqwest::Client::builder()
-            .user_agent(user_agent)
+            .user_agent(user_agent.clone())
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
             .pool_idle_timeout(self.pool_idle_timeout)
@@ -258,7 +429,9 @@ impl ReqwestTransportBuilder {
             .http2_max_header_list_size(self.max_header_list_bytes)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 redirect_action(attempt, max_redirects)
-            }))
+            }));
+        let client = self
+            .apply_enterprise(client)?
             .build()
             .map_err(BuildError::Client)?;
         Ok(ReqwestTransport {
@@ -267,6 +440,8 @@ impl ReqwestTransportBuilder {
             read_timeout: self.read_timeout,
             request_timeout: self.request_timeout,
             max_body_bytes: self.max_body_bytes,
+            signer: self.signer,
+            user_agent,
         })
     }
 }
@@ -329,6 +504,8 @@ pub struct ReqwestTransport {
     read_timeout: Duration,
     request_timeout: Option<Duration>,
     max_body_bytes: u64,
+    signer: Option<Arc<dyn Signer>>,
+    user_agent: HeaderValue,
 }
 
 impl fmt::Debug for ReqwestTransport {
@@ -338,6 +515,7 @@ impl fmt::Debug for ReqwestTransport {
             .field("read_timeout", &self.read_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("signer", &self.signer)
             .finish_non_exhaustive()
     }
 }
@@ -370,10 +548,26 @@ impl ReqwestTransport {
         url: &MaskedUrl,
         started: Instant,
     ) -> Result<Response, TransportError> {
+        let mut headers = request.headers.clone();
+        if let Some(signer) = &self.signer {
+            // The signer sees the User-Agent the client would add after it.
+            if !headers.contains_key(http::header::USER_AGENT) {
+                headers.insert(http::header::USER_AGENT, self.user_agent.clone());
+            }
+            let body = request.body.as_deref().unwrap_or_default();
+            let mut signing =
+                SigningRequest::new(&request.method, &request.url, &mut headers, body);
+            signer
+                .sign(&mut signing)
+                .map_err(|err| TransportError::Auth {
+                    url: url.clone(),
+                    reason: format!("could not sign the request: {err}"),
+                })?;
+        }
         let mut builder = self
             .client
             .request(request.method.clone(), request.url.clone())
-            .headers(request.headers.clone());
+            .headers(headers);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
@@ -441,6 +635,16 @@ impl ReqwestTransport {
         let class = classify(facts, stage, &err);
         let reason = scrub(&describe(&err), request);
         let url = url.clone();
+        if class == Class::Tls
+            && let Some(check) = crate::tls::certificate_failure(&err)
+        {
+            return TransportError::Certificate {
+                url,
+                host: request.url.host_str().unwrap_or_default().to_owned(),
+                check,
+                reason,
+            };
+        }
         match class {
             Class::ConnectTimeout => TransportError::Timeout {
                 url,
@@ -577,6 +781,9 @@ enum Class {
 struct Signals {
     timeout: bool,
     tls: bool,
+    /// A fatal TLS alert or a refused certificate: a rustls error, or its
+    /// text (tokio-rustls hands some of them over as plain messages).
+    tls_fatal: bool,
     reset: bool,
     eof: bool,
     parse: bool,
@@ -596,6 +803,11 @@ const TLS_MARKERS: &[&str] = &[
     "peer misbehaved",
     "invalid dns name",
 ];
+
+/// Text fragments of rustls failures that no retry can fix (a fatal alert
+/// from the peer, a refused certificate), even when they arrive as a
+/// "connection error" after the handshake.
+const TLS_FATAL_MARKERS: &[&str] = &["received fatal alert", "invalid peer certificate"];
 
 /// Text fragments of a connection torn down under us.
 const RESET_MARKERS: &[&str] = &[
@@ -665,6 +877,7 @@ fn inspect(e: &(dyn StdError + 'static), s: &mut Signals) {
         }
     }
     let text = e.to_string().to_ascii_lowercase();
+    s.tls_fatal |= e.is::<rustls::Error>() || contains_any(&text, TLS_FATAL_MARKERS);
     s.tls |= contains_any(&text, TLS_MARKERS);
     s.reset |= contains_any(&text, RESET_MARKERS);
     s.eof |= contains_any(&text, EOF_MARKERS);
@@ -678,6 +891,7 @@ fn inspect(e: &(dyn StdError + 'static), s: &mut Signals) {
 /// 2. a connect failure → `Tls` when the chain shows a TLS / certificate
 ///    failure, else `Connect` (DNS, refused, unreachable);
 /// 3. a request that could not be built (bad scheme, bad header) → `InvalidResponse`;
+///    a rustls error in the chain (a fatal alert, a refused certificate) → `Tls`;
 /// 4. a connection reset / aborted / broken pipe → `Reset`;
 /// 5. an early end of the message → `Truncated` while reading the body, `Reset`
 ///    before the response head was complete;
@@ -698,6 +912,12 @@ fn classify(facts: Facts, stage: Stage, err: &(dyn StdError + 'static)) -> Class
     }
     if facts.builder {
         return Class::Invalid;
+    }
+    // A TLS alert after the handshake (a server refusing our client
+    // certificate under TLS 1.3) reaches us as a "connection error" but
+    // retrying cannot help.
+    if s.tls_fatal {
+        return Class::Tls;
     }
     // Before TLS: rustls reports a peer that closed without `close_notify`
     // as an early EOF whose text mentions TLS, and that is a cut connection.
@@ -834,6 +1054,29 @@ mod tests {
             io(io::ErrorKind::ConnectionRefused, "connection refused"),
         );
         assert_eq!(classify(connect, Stage::Send, &refused), Class::Connect);
+    }
+
+    #[test]
+    fn rustls_alerts_after_connecting_are_tls_not_resets() {
+        // As hyper reports a server refusing our client certificate (TLS 1.3).
+        let e = wrap(
+            "connection error",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
+            ),
+        );
+        assert_eq!(send(&e), Class::Tls);
+        assert_eq!(body(&e), Class::Tls);
+        // The same, as tokio-rustls actually delivers it: a message only.
+        let text = wrap(
+            "connection error",
+            io(
+                io::ErrorKind::InvalidData,
+                "received fatal alert: CertificateRequired",
+            ),
+        );
+        assert_eq!(send(&text), Class::Tls);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haul::{ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, Incremental, RunSummary};
-use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer};
+use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki};
 use serde::Serialize;
 
 use progress::Progress;
@@ -33,6 +33,9 @@ pub(crate) struct Options {
     concurrency: usize,
     style: String,
     incremental: bool,
+    /// `--tls`: a CA made for this run; the server speaks HTTPS with a
+    /// certificate it issued, and the client trusts only that CA.
+    tls: Option<Arc<TestPki>>,
 }
 
 impl Options {
@@ -50,7 +53,7 @@ impl Options {
                 "--concurrency",
                 "--style",
             ],
-            &["--faults", "--incremental"],
+            &["--faults", "--incremental", "--tls"],
         )?;
         let options = Self {
             records: crate::number(&map, "--records", 100_000)?,
@@ -71,6 +74,12 @@ impl Options {
             concurrency: crate::number(&map, "--concurrency", 1)?,
             style: map.get("--style").unwrap_or(&"cursor").to_string(),
             incremental: switches.contains(&"--incremental"),
+            tls: switches
+                .contains(&"--tls")
+                .then(TestPki::generate)
+                .transpose()
+                .map_err(|e| format!("cannot generate the demo CA: {e}"))?
+                .map(Arc::new),
         };
         if options.incremental && options.sink != SinkKind::Sqlite {
             return Err(
@@ -147,6 +156,12 @@ async fn start_server(
             .faults(Faults::realistic(options.seed))
             .rate_limit(RateLimit::new(50, Duration::from_secs(1)));
     }
+    if let Some(pki) = &options.tls {
+        let cert = pki
+            .server(&["127.0.0.1", "localhost"])
+            .map_err(|e| format!("cannot issue the server certificate: {e}"))?;
+        builder = builder.tls(ServerTls::new(cert));
+    }
     builder
         .build()
         .start()
@@ -167,6 +182,9 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
         options.sink.name(),
         if options.faults { "; faults on" } else { "" },
     );
+    if options.tls.is_some() {
+        eprintln!("TLS: rustls with a CA generated for this run; the client trusts only that CA");
+    }
     std::fs::create_dir_all(&options.out)
         .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
     let (sink, resuming) = open_destination(&options).await?;
@@ -317,6 +335,14 @@ fn build_extractor(
     }
     if let Some(incremental) = incremental {
         builder = builder.incremental(incremental);
+    }
+    if let Some(pki) = &options.tls {
+        let transport = haul::transport::ReqwestTransport::builder()
+            .add_root_certificates_pem(pki.ca_pem())
+            .platform_roots(false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        builder = builder.transport(transport);
     }
     builder.build().map_err(|e| e.to_string())
 }
