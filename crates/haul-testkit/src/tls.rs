@@ -71,7 +71,7 @@ enum Leaf {
 }
 
 impl TestPki {
-    /// A new CA ("haul test CA <key id>") with a fresh key. Each CA has its
+    /// A new CA (`haul test CA <key id>`) with a fresh key. Each CA has its
     /// own name, so a certificate of another one is an unknown issuer.
     pub fn generate() -> io::Result<Self> {
         let key = KeyPair::generate().map_err(tls_err)?;

@@ -99,6 +99,23 @@ impl ProxyConfig {
         &self.no_proxy
     }
 
+    /// The password as typed and as it appears percent-encoded in a URL
+    /// (at least 3 characters, so masking never shreds ordinary text).
+    pub(crate) fn secret_texts(&self) -> Vec<String> {
+        let Some(password) = &self.password else {
+            return Vec::new();
+        };
+        let mut url = self.url.clone();
+        let _ = url.set_password(Some(password.expose()));
+        let mut out = vec![password.expose().to_owned()];
+        if let Some(encoded) = url.password() {
+            out.push(encoded.to_owned());
+        }
+        out.retain(|s| s.len() >= 3);
+        out.dedup();
+        out
+    }
+
     pub(crate) fn to_reqwest(&self) -> Result<reqwest::Proxy, BuildError> {
         let mut proxy =
             reqwest::Proxy::all(self.url.as_str()).map_err(|err| BuildError::Proxy {

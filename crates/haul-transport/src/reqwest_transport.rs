@@ -442,6 +442,12 @@ impl ReqwestTransportBuilder {
             max_body_bytes: self.max_body_bytes,
             signer: self.signer,
             user_agent,
+            proxy_secrets: self
+                .proxies
+                .iter()
+                .flat_map(ProxyConfig::secret_texts)
+                .collect::<Vec<_>>()
+                .into(),
         })
     }
 }
@@ -506,6 +512,8 @@ pub struct ReqwestTransport {
     max_body_bytes: u64,
     signer: Option<Arc<dyn Signer>>,
     user_agent: HeaderValue,
+    /// Proxy passwords (as typed and percent-encoded), scrubbed from error text.
+    proxy_secrets: Arc<[String]>,
 }
 
 impl fmt::Debug for ReqwestTransport {
@@ -633,8 +641,21 @@ impl ReqwestTransport {
             redirect: err.is_redirect(),
         };
         let class = classify(facts, stage, &err);
-        let reason = scrub(&describe(&err), request);
+        let mut reason = scrub(&describe(&err), request);
+        for secret in self.proxy_secrets.iter() {
+            reason = reason.replace(secret.as_str(), haul_core::redact::MASK);
+        }
         let url = url.clone();
+        // A proxy answering 407 to CONNECT: its credentials are missing or
+        // wrong, which no retry fixes.
+        if reason.contains("proxy authorization required") {
+            return TransportError::Auth {
+                url,
+                reason: format!(
+                    "the proxy refused the request (407 Proxy Authentication Required): {reason}"
+                ),
+            };
+        }
         if class == Class::Tls
             && let Some(check) = crate::tls::certificate_failure(&err)
         {

@@ -94,7 +94,10 @@ async fn a_proxy_that_wants_credentials_refuses_a_client_without_them() {
         .send(&with_token(api.url("/items")))
         .await
         .expect_err("a 407 on CONNECT must fail the request");
-    assert!(!matches!(err, TransportError::Certificate { .. }), "{err}");
+    // Missing proxy credentials are an authentication failure, not a
+    // transient connect error: retrying cannot fix them.
+    assert!(matches!(err, TransportError::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("407"), "{err}");
     assert_eq!(proxy.seen().len(), 1);
     assert_eq!(api.stats().requests, 0);
 }
