@@ -2,7 +2,8 @@
 //! signature on every request (with its own implementation of the canonical
 //! string), fails the first attempt of every page, and so sees every page
 //! signed twice; the extractor's retries are re-signed with a fresh
-//! timestamp. A signature over another body is refused.
+//! timestamp. A signature over another body is refused. And a refused
+//! certificate ends a run after one attempt: it is never retried.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -235,4 +236,52 @@ async fn a_tampered_body_fails_verification() {
     let response = tampered.send(&request).await.unwrap();
     assert_eq!(response.status, 401);
     assert_eq!(seen.lock().unwrap().refused.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_certificate_is_never_retried() {
+    use haul_testkit::{Dataset, FakeApi, ServerTls, TestPki};
+
+    let pki = TestPki::generate().unwrap();
+    let server = FakeApi::builder()
+        .dataset(Dataset::generate(5, 50))
+        .tls(ServerTls::new(pki.server(&["127.0.0.1"]).unwrap()))
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let clock = ManualClock::new();
+    let run = |transport: ReqwestTransport| {
+        Extractor::builder()
+            .url(server.url("/items").as_str())
+            .paginator(CursorPaginator::new("/next_cursor", "cursor").records_at("/data"))
+            .transport(transport)
+            .retry(ExponentialBackoff::default().seed(1))
+            .clock(clock.clone())
+            .sleeper(clock.clone())
+            .stream("tls")
+            .build()
+            .unwrap()
+    };
+    // The platform roots do not know the private CA.
+    let err = run(ReqwestTransport::new().unwrap())
+        .run(&MemorySink::new())
+        .await
+        .expect_err("an unknown issuer must fail the run");
+    let text = err.to_string();
+    assert!(text.contains("unknown issuer"), "{text}");
+    assert_eq!(
+        server.stats().connections,
+        1,
+        "one handshake, no retry: {text}"
+    );
+    assert_eq!(clock.slept(), Duration::ZERO, "no backoff either");
+
+    // With the CA added, the same run completes.
+    let trusting = ReqwestTransport::builder()
+        .add_root_certificates_pem(pki.ca_pem())
+        .build()
+        .unwrap();
+    let sink = MemorySink::new();
+    run(trusting).run(&sink).await.unwrap();
 }
