@@ -4,11 +4,15 @@
 //! JSON Lines, committing every few pages.
 //!
 //! ```text
-//! haul-crash-child <server-url> <sqlite|jsonl> <out> <page-size> [--batch-pages N] [--paced]
+//! haul-crash-child <server-url> <sqlite|sqlite-append|jsonl> <out> <page-size>
+//!     [--batch-pages N] [--offset K] [--paced]
 //! ```
 //!
 //! `<out>` is the database file (SQLite) or the output directory (JSON
-//! Lines); the stream is `items`. After each page is fetched — before it is
+//! Lines); the stream is `items`. `sqlite` upserts by `/id`;
+//! `sqlite-append` appends without a primary key, so a replayed record
+//! would show up twice. `--offset K` walks the testkit's `/offset` (offset
+//! and total) with `K` pages in flight instead of the sequential cursor. After each page is fetched — before it is
 //! committed — the program prints `page N` and flushes stdout. With
 //! `--paced` it then waits for a line on stdin before going on (at end of
 //! input it runs freely), so the parent decides exactly where it is killed.
@@ -27,8 +31,8 @@ use async_trait::async_trait;
 use haul::extractor::Event;
 use haul::sink::Batch;
 use haul::{
-    Checkpoint, CursorPaginator, Extractor, JsonLinesSink, Observer, Sink, SinkError, SqliteSink,
-    StreamConfig,
+    Checkpoint, CursorPaginator, Extractor, JsonLinesSink, Observer, OffsetPaginator, Sink,
+    SinkError, SqliteSink, StreamConfig,
 };
 
 const STREAM: &str = "items";
@@ -39,6 +43,8 @@ struct Args {
     out: String,
     page_size: u64,
     batch_pages: u64,
+    /// Offset pagination with this many pages in flight; `None`: cursor.
+    offset: Option<usize>,
     paced: bool,
 }
 
@@ -51,10 +57,17 @@ fn parse_args() -> Result<Args, String> {
     let page_size = next("page size")?
         .parse()
         .map_err(|e| format!("bad page size: {e}"))?;
-    let (mut batch_pages, mut paced) = (2, false);
+    let (mut batch_pages, mut paced, mut offset) = (2, false, None);
     while let Ok(flag) = next("flag") {
         match flag.as_str() {
             "--paced" => paced = true,
+            "--offset" => {
+                offset = Some(
+                    next("pages in flight")?
+                        .parse()
+                        .map_err(|e| format!("bad pages in flight: {e}"))?,
+                );
+            }
             "--batch-pages" => {
                 batch_pages = next("batch pages")?
                     .parse()
@@ -69,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
         out,
         page_size,
         batch_pages,
+        offset,
         paced,
     })
 }
@@ -137,18 +151,38 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
                     .watermark("/updated_at"),
             ),
         ),
+        "sqlite-append" => Box::new(
+            SqliteSink::open(&args.out)?.stream(
+                StreamConfig::new(STREAM)
+                    .append_only()
+                    .watermark("/updated_at"),
+            ),
+        ),
         "jsonl" => Box::new(JsonLinesSink::new(&args.out)),
-        other => return Err(format!("unknown sink {other:?} (sqlite or jsonl)").into()),
+        other => {
+            return Err(format!("unknown sink {other:?} (sqlite, sqlite-append or jsonl)").into());
+        }
     };
     let sink = Announced(inner);
     let batch = usize::try_from(args.page_size * args.batch_pages)?;
-    let extractor = Extractor::builder()
-        .url(format!("{}/items", args.url.trim_end_matches('/')))
-        .paginator(
+    let base = args.url.trim_end_matches('/');
+    let builder = match args.offset {
+        None => Extractor::builder().url(format!("{base}/items")).paginator(
             CursorPaginator::new("/next_cursor", "cursor")
                 .records_at("/data")
                 .page_size("limit", args.page_size),
-        )
+        ),
+        Some(k) => Extractor::builder()
+            .url(format!("{base}/offset"))
+            .paginator(
+                OffsetPaginator::new("offset")
+                    .limit("limit", args.page_size)
+                    .total_at("/total")
+                    .records_at("/results"),
+            )
+            .concurrency(k),
+    };
+    let extractor = builder
         .stream(STREAM)
         .batch_size(batch)
         .observer(PageReporter {
@@ -169,7 +203,7 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("haul-crash-child: {err}");
             eprintln!(
-                "usage: haul-crash-child <server-url> <sqlite|jsonl> <out> <page-size> [--batch-pages N] [--paced]"
+                "usage: haul-crash-child <server-url> <sqlite|sqlite-append|jsonl> <out> <page-size> [--batch-pages N] [--offset K] [--paced]"
             );
             return ExitCode::from(2);
         }

@@ -2,8 +2,11 @@
 //!
 //! - crash: a child process (`haul-crash-child`) is killed with `SIGKILL`
 //!   after a seeded random number of pages and run again; the destination
-//!   then holds every record exactly once, byte for byte (SQLite and JSON
-//!   Lines, 12 seeded trials each);
+//!   then holds every record exactly once, byte for byte (SQLite keyed and
+//!   append-only, and JSON Lines; sequential cursor children and concurrent
+//!   offset children with 8 pages in flight; 12 seeded trials each). At
+//!   least one JSON Lines kill must land mid-write, leaving bytes past the
+//!   committed offset for the rerun to drop;
 //! - resume efficiency: the second run requests only the pages not yet
 //!   committed, counted by the server;
 //! - incremental: after the server's data changes, an incremental run
@@ -82,6 +85,16 @@ fn sqlite(path: &Path) -> SqliteSink {
     )
 }
 
+/// The crash child's append-only stream: no primary key, so a replayed
+/// record is a second row, not a silent upsert.
+fn sqlite_append(path: &Path) -> SqliteSink {
+    SqliteSink::open(path).unwrap().stream(
+        StreamConfig::new(STREAM)
+            .append_only()
+            .watermark("/updated_at"),
+    )
+}
+
 /// SplitMix64, for seeded trial parameters.
 struct Rng(u64);
 
@@ -134,6 +147,7 @@ fn assert_exactly(got: &[String], expected: &[String], context: &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Sqlite,
+    SqliteAppend,
     Jsonl,
 }
 
@@ -141,6 +155,7 @@ impl Kind {
     fn arg(self) -> &'static str {
         match self {
             Kind::Sqlite => "sqlite",
+            Kind::SqliteAppend => "sqlite-append",
             Kind::Jsonl => "jsonl",
         }
     }
@@ -148,7 +163,7 @@ impl Kind {
     /// The database file or the output directory under `dir`.
     fn out(self, dir: &Path) -> PathBuf {
         match self {
-            Kind::Sqlite => dir.join("haul.db"),
+            Kind::Sqlite | Kind::SqliteAppend => dir.join("haul.db"),
             Kind::Jsonl => dir.join("out"),
         }
     }
@@ -156,6 +171,7 @@ impl Kind {
     fn sink(self, out: &Path) -> Box<dyn Sink> {
         match self {
             Kind::Sqlite => Box::new(sqlite(out)),
+            Kind::SqliteAppend => Box::new(sqlite_append(out)),
             Kind::Jsonl => Box::new(JsonLinesSink::new(out)),
         }
     }
@@ -165,6 +181,7 @@ impl Kind {
     async fn records(self, out: &Path) -> Vec<String> {
         match self {
             Kind::Sqlite => sqlite(out).records(STREAM).await.unwrap(),
+            Kind::SqliteAppend => sqlite_append(out).records(STREAM).await.unwrap(),
             Kind::Jsonl => {
                 let path = JsonLinesSink::new(out).data_path(STREAM);
                 match std::fs::read_to_string(&path) {
@@ -180,8 +197,37 @@ impl Kind {
     async fn checkpoint(self, out: &Path) -> Option<Checkpoint> {
         match self {
             Kind::Sqlite => sqlite(out).checkpoint(STREAM).await.unwrap(),
+            Kind::SqliteAppend => sqlite_append(out).checkpoint(STREAM).await.unwrap(),
             Kind::Jsonl => JsonLinesSink::new(out).open(STREAM).await.unwrap(),
         }
+    }
+}
+
+/// JSON Lines: the committed byte offset of `out`'s stream (0 before the
+/// first commit), read from the state file the sink replaces atomically.
+fn committed_offset(out: &Path) -> u64 {
+    match std::fs::read(out.join(format!("{STREAM}.state.json"))) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["offset"]
+            .as_u64()
+            .unwrap(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => panic!("reading the state of {}: {e}", out.display()),
+    }
+}
+
+/// JSON Lines: the bytes of `out`'s data file past the committed offset.
+fn uncommitted_tail(out: &Path) -> u64 {
+    let len = std::fs::metadata(JsonLinesSink::new(out).data_path(STREAM)).map_or(0, |m| m.len());
+    len.saturating_sub(committed_offset(out))
+}
+
+/// JSON Lines: returns once the commit the child just announced is visibly
+/// under way — bytes appended past the committed offset (the fsync that
+/// follows leaves time to kill it there) — or already over.
+fn wait_for_the_write(out: &Path) {
+    let before = committed_offset(out);
+    while uncommitted_tail(out) == 0 && committed_offset(out) == before {
+        std::thread::yield_now();
     }
 }
 
@@ -197,9 +243,10 @@ enum Kill {
     /// Right after letting it go on from page k: usually before it commits
     /// page k, at the latest before it reports page k + 1.
     Racing,
-    /// As soon as it announces the first commit that includes page k: the
-    /// kill usually lands inside the sink's write (a torn JSON Lines tail),
-    /// at the latest before it reports the next page.
+    /// As soon as it announces the first commit that includes page k (JSON
+    /// Lines: once that commit's bytes are in the data file): the kill
+    /// usually lands inside the sink's write (a torn JSON Lines tail), at
+    /// the latest before it reports the next page.
     MidCommit,
 }
 
@@ -229,7 +276,14 @@ struct ChildRun {
 }
 
 impl ChildRun {
-    fn spawn(url: &str, kind: Kind, out: &Path, batch_pages: u64, paced: bool) -> Self {
+    fn spawn(
+        url: &str,
+        kind: Kind,
+        out: &Path,
+        batch_pages: u64,
+        offset: Option<usize>,
+        paced: bool,
+    ) -> Self {
         let mut command = Command::new(CHILD);
         command
             .arg(url)
@@ -240,6 +294,9 @@ impl ChildRun {
             .arg(batch_pages.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(k) = offset {
+            command.arg("--offset").arg(k.to_string());
+        }
         if paced {
             command.arg("--paced").stdin(Stdio::piped());
         } else {
@@ -278,9 +335,13 @@ impl Drop for ChildRun {
     }
 }
 
+/// How a child walks the server: `None` the sequential cursor, `Some(K)`
+/// offset pagination with `K` pages in flight.
+type Walk = Option<usize>;
+
 /// Runs a paced child and `SIGKILL`s it at page `k` as `kill` says.
-fn crash_at(url: &str, kind: Kind, out: &Path, batch_pages: u64, k: u64, kill: Kill) {
-    let mut run = ChildRun::spawn(url, kind, out, batch_pages, true);
+fn crash_at(url: &str, kind: Kind, out: &Path, batch_pages: u64, walk: Walk, k: u64, kill: Kill) {
+    let mut run = ChildRun::spawn(url, kind, out, batch_pages, walk, true);
     loop {
         let line = run
             .line()
@@ -305,6 +366,9 @@ fn crash_at(url: &str, kind: Kind, out: &Path, batch_pages: u64, k: u64, kill: K
             _ => panic!("unexpected child output {line:?}"),
         };
         if now {
+            if kill == Kill::MidCommit && kind == Kind::Jsonl {
+                wait_for_the_write(out);
+            }
             // `Child::kill` is SIGKILL on Unix: no destructor, no flush.
             run.child.kill().unwrap();
             let status = run.child.wait().unwrap();
@@ -324,8 +388,8 @@ struct Done {
 }
 
 /// Runs the child to completion, unpaced.
-fn run_to_end(url: &str, kind: Kind, out: &Path, batch_pages: u64) -> Done {
-    let mut run = ChildRun::spawn(url, kind, out, batch_pages, false);
+fn run_to_end(url: &str, kind: Kind, out: &Path, batch_pages: u64, walk: Walk) -> Done {
+    let mut run = ChildRun::spawn(url, kind, out, batch_pages, walk, false);
     let mut last = None;
     while let Some(line) = run.line() {
         last = Some(line);
@@ -357,7 +421,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 // 1. crash and resume: exactly once, byte for byte
 // ---------------------------------------------------------------------------
 
-async fn crash_trials(kind: Kind, seed: u64) {
+/// Runs [`TRIALS`] seeded kill-and-rerun trials; returns how many left an
+/// uncommitted JSON Lines tail for the rerun to drop.
+async fn crash_trials(kind: Kind, seed: u64, walk: Walk) -> u64 {
+    let mut tails = 0;
     let dataset = Dataset::generate(seed, RECORDS as usize);
     let server = serve(&dataset).await;
     let url = server.url("/").to_string();
@@ -373,25 +440,44 @@ async fn crash_trials(kind: Kind, seed: u64) {
         };
         let k = 1 + rng.below(last_k);
         let context = format!(
-            "{kind:?} trial {trial}: killed at page {k} of {PAGES} ({kill:?}), batches of {batch_pages} pages"
+            "{kind:?} {walk:?} trial {trial}: killed at page {k} of {PAGES} ({kill:?}), batches of {batch_pages} pages"
         );
         let dir = tempfile::tempdir().unwrap();
         let out = kind.out(dir.path());
 
         let start = server.stats().requests;
         let (u, o) = (url.clone(), out.clone());
-        blocking(move || crash_at(&u, kind, &o, batch_pages, k, kill)).await;
+        blocking(move || crash_at(&u, kind, &o, batch_pages, walk, k, kill)).await;
         let killed = server.stats().requests;
-        let first_run = killed - start;
         let (committed_at_kill, requests_at_kill) = kill.outcomes(k, batch_pages);
-        assert!(
-            requests_at_kill.contains(&first_run),
-            "{context}: the first run sent {first_run} requests"
-        );
+        if kind == Kind::Jsonl && uncommitted_tail(&out) > 0 {
+            tails += 1;
+        }
 
         let (u, o) = (url.clone(), out.clone());
-        let done = blocking(move || run_to_end(&u, kind, &o, batch_pages)).await;
-        let rerun = server.stats().requests - killed;
+        let done = blocking(move || run_to_end(&u, kind, &o, batch_pages, walk)).await;
+        let rerun = match walk {
+            None => {
+                let first_run = killed - start;
+                assert!(
+                    requests_at_kill.contains(&first_run),
+                    "{context}: the first run sent {first_run} requests"
+                );
+                server.stats().requests - killed
+            }
+            Some(in_flight) => {
+                // Requests the killed child had in flight may reach the
+                // server late: split the total by what the rerun reports.
+                let rerun = done.requests;
+                let first_run = server.stats().requests - start - rerun;
+                let most = (requests_at_kill.iter().max().unwrap() + in_flight as u64).min(PAGES);
+                assert!(
+                    (k..=most).contains(&first_run),
+                    "{context}: the first run sent {first_run} requests"
+                );
+                rerun
+            }
+        };
 
         // The rerun continued from the committed checkpoint, and requested
         // only the pages after it.
@@ -416,16 +502,46 @@ async fn crash_trials(kind: Kind, seed: u64) {
             "{context}"
         );
     }
+    tails
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_holds_every_record_once_after_sigkill_and_rerun() {
-    crash_trials(Kind::Sqlite, 0x5EED_0001).await;
+    crash_trials(Kind::Sqlite, 0x5EED_0001, None).await;
+}
+
+/// No primary key: a record the rerun replayed would be a second row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_only_sqlite_holds_every_record_once_after_sigkill_and_rerun() {
+    crash_trials(Kind::SqliteAppend, 0x5EED_0003, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_holds_every_record_once_after_sigkill_and_rerun() {
-    crash_trials(Kind::Jsonl, 0x5EED_0002).await;
+    let tails = crash_trials(Kind::Jsonl, 0x5EED_0002, None).await;
+    assert!(
+        tails > 0,
+        "no kill landed mid-write: no trial left bytes past the committed offset"
+    );
+}
+
+/// Offset pagination with 8 pages in flight: pages arrive out of order but
+/// are committed in order, so a kill anywhere still resumes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_children_hold_every_record_once_after_sigkill_and_rerun() {
+    for (kind, seed) in [
+        (Kind::Sqlite, 0x5EED_0011),
+        (Kind::SqliteAppend, 0x5EED_0013),
+        (Kind::Jsonl, 0x5EED_0012),
+    ] {
+        let tails = crash_trials(kind, seed, Some(8)).await;
+        if kind == Kind::Jsonl {
+            assert!(
+                tails > 0,
+                "no concurrent kill landed mid-write: no trial left bytes past the committed offset"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -438,12 +554,12 @@ async fn a_rerun_after_a_kill_requests_only_the_uncommitted_pages() {
     let server = serve(&dataset).await;
     let url = server.url("/").to_string();
     let (n, k, batch_pages) = (PAGES, 23, 3);
-    for kind in [Kind::Sqlite, Kind::Jsonl] {
+    for kind in [Kind::Sqlite, Kind::SqliteAppend, Kind::Jsonl] {
         let dir = tempfile::tempdir().unwrap();
         let out = kind.out(dir.path());
         let start = server.stats().requests;
         let (u, o) = (url.clone(), out.clone());
-        blocking(move || crash_at(&u, kind, &o, batch_pages, k, Kill::Paused)).await;
+        blocking(move || crash_at(&u, kind, &o, batch_pages, None, k, Kill::Paused)).await;
         let killed = server.stats().requests;
         assert_eq!(killed - start, k, "{kind:?}: the first run's requests");
 
@@ -457,7 +573,7 @@ async fn a_rerun_after_a_kill_requests_only_the_uncommitted_pages() {
         assert!(matches!(checkpoint.position, Position::Next(_)), "{kind:?}");
 
         let (u, o) = (url.clone(), out.clone());
-        let done = blocking(move || run_to_end(&u, kind, &o, batch_pages)).await;
+        let done = blocking(move || run_to_end(&u, kind, &o, batch_pages, None)).await;
         let rerun = server.stats().requests - killed;
         assert_eq!(rerun, n - k + uncommitted, "{kind:?}: the rerun's requests");
         assert!(rerun > n - k && rerun <= n - k + batch_pages && rerun < n);
