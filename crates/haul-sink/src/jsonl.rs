@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,7 +20,9 @@ use crate::{Batch, Sink, SinkError, max_watermark};
 /// `fsync`, rename) with the byte offset reached and the checkpoint. On
 /// [`open`](Sink::open), a data file longer than its committed offset is cut
 /// back: a torn or uncommitted tail is dropped, so a replayed batch never
-/// duplicates, without needing a primary key.
+/// duplicates, without needing a primary key; a batch that did commit (its
+/// checkpoint is the committed one and the file ends with its records) is
+/// not appended again.
 ///
 /// ```
 /// use haul_sink::{Batch, JsonLinesSink, Sink};
@@ -51,6 +53,9 @@ struct OpenStream {
     data_path: PathBuf,
     state_path: PathBuf,
     offset: u64,
+    /// The checkpoint of the last committed batch: a batch carrying it again
+    /// is a replay, and is not appended twice.
+    committed: Option<Checkpoint>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -144,15 +149,32 @@ fn open_stream(dir: &Path, stream: &str) -> Result<(OpenStream, Option<Checkpoin
         file.set_len(offset).map_err(io("truncating", &data_path))?;
         file.sync_all().map_err(io("syncing", &data_path))?;
     }
+    let committed = state.map(|s| s.checkpoint);
     Ok((
         OpenStream {
             file,
             data_path,
             state_path,
             offset,
+            committed: committed.clone(),
         },
-        state.map(|s| s.checkpoint),
+        committed,
     ))
+}
+
+/// Whether the committed part of the data file ends with `buf`.
+fn ends_with(open: &OpenStream, buf: &[u8]) -> Result<bool, SinkError> {
+    let len = buf.len() as u64;
+    if len > open.offset {
+        return Ok(false);
+    }
+    let mut file = File::open(&open.data_path).map_err(io("opening", &open.data_path))?;
+    file.seek(SeekFrom::Start(open.offset - len))
+        .map_err(io("seeking in", &open.data_path))?;
+    let mut tail = vec![0; buf.len()];
+    file.read_exact(&mut tail)
+        .map_err(io("reading", &open.data_path))?;
+    Ok(tail == buf)
 }
 
 fn commit(
@@ -161,6 +183,11 @@ fn commit(
     cp: &Checkpoint,
     fsync: bool,
 ) -> Result<(), SinkError> {
+    if open.committed.as_ref() == Some(cp) && ends_with(open, buf)? {
+        tracing::debug!(path = %open.data_path.display(), pages = cp.pages,
+            "batch already committed (a replay): not appended again");
+        return Ok(());
+    }
     open.file
         .write_all(buf)
         .map_err(io("appending to", &open.data_path))?;
@@ -194,6 +221,7 @@ fn commit(
             .map_err(io("syncing directory", parent))?;
     }
     open.offset = offset;
+    open.committed = Some(cp.clone());
     Ok(())
 }
 

@@ -22,8 +22,10 @@ pub struct Batch<'a> {
 /// checkpoint, atomically, and tells where a stream stands.
 ///
 /// Laws: after `write(batch)` returns, both the records and the checkpoint are
-/// durable, or neither is; replaying a batch after a crash never duplicates
-/// (upsert by primary key, or truncate-to-checkpoint for append-only files).
+/// durable, or neither is; replaying a batch after a crash never duplicates:
+/// a batch that never committed is cut back at `open` (or upserted by primary
+/// key), and a batch that did commit — the stream already ends with its
+/// records under its checkpoint — is not written twice, whatever the mode.
 #[async_trait]
 pub trait Sink: Send + Sync {
     /// Prepares `stream` and returns its last committed checkpoint, if any.

@@ -1,11 +1,17 @@
-//! Property: whatever the batches and wherever a crash strikes — before a
-//! commit (a torn or uncommitted tail) or after it but before the caller saw
-//! the acknowledgement — a run that reopens the sink and resumes from the
-//! checkpoint `open` returns ends with every record exactly once. Keyed SQLite
-//! streams must also absorb a blind replay of the last committed batch.
+//! Property: whatever the batches and wherever a crash strikes — a child
+//! process `SIGKILL`ed while it writes a batch (a torn or uncommitted tail,
+//! or a commit that landed just before the kill), or a commit the caller
+//! never saw acknowledged — a run that reopens the sink and resumes from the
+//! checkpoint `open` returns ends with every record exactly once. Every sink
+//! mode must also absorb a blind replay of the batch it last committed.
+//!
+//! The child is this test binary itself, re-run on [`crash_child`] with the
+//! batch to write in its environment (as the end-to-end durability tests
+//! kill `haul-crash-child`).
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use haul_core::{Checkpoint, Record};
 use haul_sink::{Batch, JsonLinesSink, Sink, SqliteSink, StreamConfig};
@@ -18,8 +24,9 @@ const STREAM: &str = "items";
 enum Crash {
     /// Nothing: the write is acknowledged.
     None,
-    /// The process dies mid-write: part of the batch reaches the disk uncommitted.
-    BeforeCommit,
+    /// A child process writing the batch is killed mid-write: part of the
+    /// batch may reach the disk uncommitted (or the commit lands just before).
+    Killed,
     /// The process dies after the commit, before the caller saw it.
     AfterCommit,
 }
@@ -35,7 +42,7 @@ enum Kind {
 fn batches() -> impl Strategy<Value = Vec<(Vec<u32>, Crash)>> {
     let crash = prop_oneof![
         2 => Just(Crash::None),
-        1 => Just(Crash::BeforeCommit),
+        1 => Just(Crash::Killed),
         1 => Just(Crash::AfterCommit),
     ];
     // Each batch: a count of new records and picks of earlier ids to update.
@@ -87,40 +94,136 @@ fn new_sink(kind: Kind, dir: &Path) -> Box<dyn Sink> {
     }
 }
 
-/// Leaves what a process killed mid-write leaves: for JSON Lines, the first
-/// records and a torn line past the committed offset; for SQLite, rows
-/// inserted in a transaction that never commits.
-fn torn_write(kind: Kind, dir: &Path, records: &[Record]) {
-    let half = &records[..records.len() / 2];
-    match kind {
-        Kind::Jsonl => {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(dir.join(format!("{STREAM}.jsonl")))
-                .unwrap();
-            for r in half {
-                writeln!(f, "{}", r.as_str()).unwrap();
-            }
-            f.write_all(br#"{"id":99999,"tor"#).unwrap();
+const CHILD_ENV: &str = "HAUL_SINK_CRASH_CHILD";
+const WRITING: &str = "haul-sink-child: writing";
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Jsonl => "jsonl",
+            Kind::SqliteKeyed => "sqlite-keyed",
+            Kind::SqliteAppend => "sqlite-append",
         }
-        Kind::SqliteKeyed | Kind::SqliteAppend => {
-            let mut conn = rusqlite::Connection::open(dir.join("haul.db")).unwrap();
-            let tx = conn.transaction().unwrap();
-            for r in half {
-                if kind == Kind::SqliteKeyed {
-                    let id = r.field("/id").unwrap().unwrap();
-                    tx.execute(
-                        "INSERT OR REPLACE INTO items (id, _record) VALUES (?1, ?2)",
-                        (id, r.as_str()),
-                    )
-                    .unwrap();
-                } else {
-                    tx.execute("INSERT INTO items (_record) VALUES (?1)", [r.as_str()])
-                        .unwrap();
-                }
-            }
-            drop(tx); // never committed
+    }
+
+    fn parse(name: &str) -> Kind {
+        match name {
+            "jsonl" => Kind::Jsonl,
+            "sqlite-keyed" => Kind::SqliteKeyed,
+            "sqlite-append" => Kind::SqliteAppend,
+            other => panic!("unknown kind {other:?}"),
         }
+    }
+}
+
+/// The child side: when [`CHILD_ENV`] is set, opens the sink, announces the
+/// write, writes batch `HAUL_SINK_BATCH` (ids in the file `HAUL_SINK_IDS`) with its
+/// checkpoint, then waits on stdin to be killed. A plain test run skips it.
+#[test]
+fn crash_child() {
+    let Ok(kind) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let var = |name: &str| std::env::var(name).unwrap();
+    let kind = Kind::parse(&kind);
+    let dir = std::path::PathBuf::from(var("HAUL_SINK_DIR"));
+    let batch: usize = var("HAUL_SINK_BATCH").parse().unwrap();
+    let ids = std::fs::read_to_string(var("HAUL_SINK_IDS")).unwrap();
+    let records: Vec<Record> = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| record(id.parse().unwrap(), batch))
+        .collect();
+    runtime().block_on(async {
+        // JSON Lines with fsync, as by default: the sync after the append
+        // is the window in which the parent's kill lands mid-write.
+        let sink = match kind {
+            Kind::Jsonl => Box::new(JsonLinesSink::new(&dir)),
+            _ => new_sink(kind, &dir),
+        };
+        sink.open(STREAM).await.unwrap();
+        let cp = checkpoint(batch + 1);
+        println!("{WRITING}");
+        sink.write(Batch {
+            stream: STREAM,
+            records: &records,
+            checkpoint: &cp,
+        })
+        .await
+        .unwrap();
+        println!("haul-sink-child: committed");
+    });
+    // Stay alive until the parent's SIGKILL (or its end of stdin).
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+/// JSON Lines: the data file's bytes past the committed offset.
+fn jsonl_tail(dir: &Path) -> u64 {
+    let offset = std::fs::read(dir.join(format!("{STREAM}.state.json"))).map_or(0, |bytes| {
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["offset"]
+            .as_u64()
+            .unwrap()
+    });
+    let len = std::fs::metadata(dir.join(format!("{STREAM}.jsonl"))).map_or(0, |m| m.len());
+    len.saturating_sub(offset)
+}
+
+/// Runs [`crash_child`] in a child process writing batch `batch` of
+/// `records` into `dir`, and `SIGKILL`s it mid-write: for JSON Lines once
+/// the batch's bytes are in the data file (or its commit is over), for
+/// SQLite as soon as it announces the write. Returns the JSON Lines bytes
+/// left past the committed offset.
+fn kill_mid_write(kind: Kind, dir: &Path, batch: usize, records: &[Record]) -> u64 {
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r.field("/id").unwrap().unwrap())
+        .collect();
+    // In a file: 50,000 ids overflow an environment variable.
+    let mut ids_file = tempfile::NamedTempFile::new().unwrap();
+    ids_file.write_all(ids.join(",").as_bytes()).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "exactly_once::crash_child", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(CHILD_ENV, kind.name())
+        .env("HAUL_SINK_DIR", dir)
+        .env("HAUL_SINK_BATCH", batch.to_string())
+        .env("HAUL_SINK_IDS", ids_file.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the child ended before writing"
+        );
+        // The harness may have printed `test … ... ` on the same line.
+        if line.trim_end().ends_with(WRITING) {
+            break;
+        }
+    }
+    if kind == Kind::Jsonl {
+        let committed = |dir: &Path| std::fs::read(dir.join(format!("{STREAM}.state.json"))).ok();
+        let before = committed(dir);
+        while jsonl_tail(dir) == 0 && committed(dir) == before {
+            if child.try_wait().unwrap().is_some() {
+                panic!("the child ended while writing");
+            }
+            std::thread::yield_now();
+        }
+    }
+    // `Child::kill` is SIGKILL on Unix: no destructor, no flush.
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    if kind == Kind::Jsonl {
+        jsonl_tail(dir)
+    } else {
+        0
     }
 }
 
@@ -189,13 +292,16 @@ async fn run(kind: Kind, plan: &[(Vec<u32>, Crash)]) {
             next += 1;
             continue;
         }
-        let committed = matches!(crash, Crash::AfterCommit);
-        if committed {
+        if matches!(crash, Crash::AfterCommit) {
             sink.write(batch).await.unwrap();
         }
         drop(sink);
-        if !committed {
-            torn_write(kind, dir.path(), &batches[next]);
+        if matches!(crash, Crash::Killed) {
+            let (d, records) = (dir.path().to_owned(), batches[next].clone());
+            let at = next;
+            tokio::task::spawn_blocking(move || kill_mid_write(kind, &d, at, &records))
+                .await
+                .unwrap();
         }
         // Restart: reopen and resume from the committed checkpoint.
         sink = new_sink(kind, dir.path());
@@ -204,9 +310,14 @@ async fn run(kind: Kind, plan: &[(Vec<u32>, Crash)]) {
             .await
             .unwrap()
             .map_or(0, |c| c.pages as usize);
-        assert_eq!(resumed, if committed { next + 1 } else { next });
-        if committed && kind == Kind::SqliteKeyed {
-            // A careless caller replays the committed batch anyway.
+        match crash {
+            Crash::AfterCommit => assert_eq!(resumed, next + 1),
+            // The kill may land just after the commit.
+            _ => assert!(resumed == next || resumed == next + 1, "{resumed}"),
+        }
+        if resumed == next + 1 {
+            // A careless caller replays the committed batch anyway: every
+            // mode must see that it holds it already.
             sink.write(batch).await.unwrap();
         }
         next = resumed;
@@ -225,6 +336,27 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
+}
+
+/// The kill really lands mid-write: a large JSON Lines batch leaves bytes
+/// past the committed offset, which the next open cuts.
+#[test]
+fn a_child_killed_mid_write_leaves_a_torn_tail_that_open_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<Record> = (0..50_000).map(|id| record(id, 0)).collect();
+    let tail = kill_mid_write(Kind::Jsonl, dir.path(), 0, &records);
+    assert!(tail > 0, "the kill landed before or after the write");
+    runtime().block_on(async {
+        let sink = new_sink(Kind::Jsonl, dir.path());
+        assert_eq!(sink.open(STREAM).await.unwrap(), None);
+    });
+    assert_eq!(jsonl_tail(dir.path()), 0);
+    assert_eq!(
+        std::fs::metadata(dir.path().join(format!("{STREAM}.jsonl")))
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 proptest! {

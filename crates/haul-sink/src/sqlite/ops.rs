@@ -117,7 +117,10 @@ pub(crate) fn read_checkpoint(
 }
 
 /// Upserts (or appends) every record and the checkpoint in one transaction;
-/// any error, a missing key included, rolls the whole batch back.
+/// any error, a missing key included, rolls the whole batch back. On an
+/// append-only stream, a batch that did commit (its checkpoint is the
+/// committed one and the stream ends with its records) writes nothing: a
+/// replay would otherwise hold its records twice. Keyed streams upsert.
 pub(crate) fn write_batch(
     conn: &mut Connection,
     path: &Path,
@@ -128,6 +131,10 @@ pub(crate) fn write_batch(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db("starting a transaction", path))?;
+    if layout.keys.is_empty() && already_committed(&tx, path, layout, records, checkpoint)? {
+        tracing::debug!(stream = %layout.stream, "batch already committed (a replay): not written again");
+        return Ok(());
+    }
     {
         let mut insert = tx
             .prepare_cached(&layout.insert)
@@ -169,6 +176,37 @@ pub(crate) fn write_batch(
             .map_err(db("writing the checkpoint", path))?;
     }
     tx.commit().map_err(db("committing a batch", path))
+}
+
+/// Whether `stream` already ends with `records` under `checkpoint`.
+fn already_committed(
+    conn: &Connection,
+    path: &Path,
+    layout: &Layout,
+    records: &[String],
+    checkpoint: &str,
+) -> Result<bool, SinkError> {
+    let committed: Option<String> = conn
+        .prepare_cached("SELECT checkpoint FROM _haul_state WHERE stream = ?1")
+        .and_then(|mut stmt| stmt.query_row([&layout.stream], |r| r.get(0)).optional())
+        .map_err(db("reading the checkpoint", path))?;
+    if committed.as_deref() != Some(checkpoint) {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY rowid DESC LIMIT ?1",
+        quote(schema::RECORD),
+        quote(&layout.stream)
+    );
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(db("reading the last records", path))?;
+    let mut last: Vec<String> = stmt
+        .query_map([records.len() as i64], |r| r.get(0))
+        .and_then(|rows| rows.collect::<Result<_, _>>())
+        .map_err(db("reading the last records", path))?;
+    last.reverse();
+    Ok(last == records)
 }
 
 /// The stored layout of `stream`: `None` when it was never opened, else its watermark pointer.
