@@ -1,5 +1,7 @@
 //! The reference: minimal raw `reqwest` loops with `serde_json`, no haul.
-//! They set the limit haul is measured against.
+//! The `RawValue` loops (records kept as borrowed raw JSON, as haul keeps
+//! them) set the limit haul is measured against; the `Value` loops, which
+//! build a tree per page, are context.
 
 use std::time::Instant;
 
@@ -69,31 +71,71 @@ pub(crate) async fn sequential_raw_value(base: &Url) -> Result<Sample, String> {
 }
 
 /// Reads `/offset` from `start`: the first page for the total, then every
-/// remaining page with `buffer_unordered(k)`.
+/// remaining page with `buffer_unordered(k)`, parsing every page into a
+/// `serde_json::Value` (context: a CPU-bound loop).
 pub(crate) async fn concurrent(base: &Url, start: usize, k: usize) -> Result<Sample, String> {
+    concurrent_with(base, start, k, |body| {
+        let page: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok((
+            count(&page, "results"),
+            page.get("total").and_then(Value::as_u64),
+        ))
+    })
+    .await
+}
+
+/// Like [`concurrent`], but each page is deserialized into a typed struct
+/// holding the records as borrowed raw JSON, as haul keeps them: the
+/// reference of every concurrency target.
+pub(crate) async fn concurrent_raw_value(
+    base: &Url,
+    start: usize,
+    k: usize,
+) -> Result<Sample, String> {
+    #[derive(serde::Deserialize)]
+    struct OffsetPage<'a> {
+        #[serde(borrow)]
+        results: Vec<&'a RawValue>,
+        total: Option<u64>,
+    }
+    concurrent_with(base, start, k, |body| {
+        let page: OffsetPage<'_> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok((page.results.len() as u64, page.total))
+    })
+    .await
+}
+
+/// Parses an `/offset` page into its record count and total.
+type ParsePage = fn(&[u8]) -> Result<(u64, Option<u64>), String>;
+
+/// The `buffer_unordered(k)` loop over `/offset`, with `parse` returning a
+/// page's record count and total.
+async fn concurrent_with(
+    base: &Url,
+    start: usize,
+    k: usize,
+    parse: ParsePage,
+) -> Result<Sample, String> {
     let client = reqwest::Client::new();
     let at = |offset: usize| format!("{}offset?offset={offset}&limit={PAGE_SIZE}", base);
+    let fetch = |url: String| {
+        let client = &client;
+        async move {
+            let body = get_bytes(client, &url).await?;
+            parse(&body).map_err(|e| format!("reference GET {url}: {e}"))
+        }
+    };
     let started = Instant::now();
-    let first = get_json(&client, &at(start)).await?;
-    let total = first
-        .get("total")
-        .and_then(Value::as_u64)
-        .ok_or("the offset endpoint sent no total")? as usize;
+    let (first, total) = fetch(at(start)).await?;
+    let total = total.ok_or("the offset endpoint sent no total")? as usize;
     let rest = futures::stream::iter((start + PAGE_SIZE..total).step_by(PAGE_SIZE))
         .map(|offset| {
-            let client = &client;
-            let url = at(offset);
-            async move {
-                get_json(client, &url)
-                    .await
-                    .map(|page| count(&page, "results"))
-            }
+            let fetch = &fetch;
+            async move { fetch(at(offset)).await.map(|(records, _)| records) }
         })
         .buffer_unordered(k.max(1));
     let (records, requests) = rest
-        .try_fold((count(&first, "results"), 1u64), |(r, n), c| async move {
-            Ok((r + c, n + 1))
-        })
+        .try_fold((first, 1u64), |(r, n), c| async move { Ok((r + c, n + 1)) })
         .await?;
     Ok(Sample {
         records,

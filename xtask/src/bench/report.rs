@@ -26,6 +26,10 @@ pub(crate) struct Row {
     pub(crate) over_limit_429: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) peak_rss_mib: Option<f64>,
+    /// Latency-bound rows: records per second as a fraction of the ideal
+    /// (K × records per page per request delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) of_ideal: Option<f64>,
     pub(crate) notes: String,
 }
 
@@ -45,6 +49,7 @@ impl Row {
             requests_per_sec: None,
             over_limit_429: None,
             peak_rss_mib: None,
+            of_ideal: None,
             notes: String::new(),
         }
     }
@@ -56,6 +61,12 @@ impl Row {
 
     pub(crate) fn k(mut self, k: usize) -> Self {
         self.concurrency = Some(k);
+        self
+    }
+
+    /// Records the row's rate as a fraction of `ideal` records per second.
+    pub(crate) fn ideal(mut self, ideal: f64) -> Self {
+        self.of_ideal = (ideal > 0.0).then(|| self.records_per_sec / ideal);
         self
     }
 }

@@ -66,9 +66,11 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
          one-thread runtime, the clients on a two-thread runtime; seed {SEED}."
     ));
     notes.push(format!(
-        "Sequential rows: median of {} interleaved runs over {} records, after one warm-up. \
-         Latency rows: median of {} run(s), K × {} pages (at least {}) starting near the end of \
-         a {}-record dataset.",
+        "Sequential rows: median of {} interleaved runs over {} records, after one warm-up run \
+         of every variant. Latency rows: median of {} run(s) after one warm-up run of every \
+         variant at the same K, K × {} pages (at least {}) starting near the end of a \
+         {}-record dataset; each is also given as a fraction of its ideal, K × records per \
+         page per request delay.",
         plan.seq_reps,
         thousands(plan.seq_records as f64),
         plan.latency_reps,
@@ -121,9 +123,13 @@ fn sequential(
             ))
         }
     };
-    // Warm-up: connections, page faults, allocator.
+    // Warm-up, every measured variant alike: page faults, allocator, the
+    // server's caches, the sinks' files.
     client.block_on(reference::sequential(&base))?;
-    client.block_on(haul_runs::sequential(&base, SinkChoice::Null, scratch))?;
+    client.block_on(reference::sequential_raw_value(&base))?;
+    for sink in SINKS {
+        client.block_on(haul_runs::sequential(&base, sink, scratch))?;
+    }
     let mut raw = Samples::default();
     let mut raw_value = Samples::default();
     let mut haul: [Samples; 3] = Default::default();
@@ -150,20 +156,20 @@ fn sequential(
             thousands(haul[2].0[rep - 1].rate()),
         );
     }
-    found.raw_seq = raw.median().rate();
-    found.raw_typed = raw_value.median().rate();
+    found.raw_seq = raw_value.median().rate();
+    found.raw_value_tree = raw.median().rate();
     found.haul_null = haul[0].median().rate();
-    rows.push(
-        Row::from_samples(1, "raw reqwest loop, sequential cursor", &raw)
-            .note("every page parsed into serde_json::Value: the target's baseline"),
-    );
     rows.push(
         Row::from_samples(
             1,
             "raw reqwest loop, sequential cursor, typed page",
             &raw_value,
         )
-        .note("records kept as borrowed RawValue: the least a loop can parse"),
+        .note("records kept as borrowed RawValue, as haul keeps them: the reference"),
+    );
+    rows.push(
+        Row::from_samples(1, "raw reqwest loop, sequential cursor, Value tree", &raw)
+            .note("every page parsed into serde_json::Value: context, not a reference"),
     );
     for (i, sink) in SINKS.iter().enumerate() {
         rows.push(
@@ -207,23 +213,25 @@ fn concurrency(
     );
     let server = host.with_latency(dataset)?;
     let base = server.url("/");
-    // Warm-up at a high K: opens the connections both clients will need.
-    client.block_on(reference::concurrent(
-        &base,
-        dataset.len().saturating_sub(640 * PAGE_SIZE),
-        64,
-    ))?;
+    let ideal_per_k = PAGE_SIZE as f64 / LATENCY.as_secs_f64();
     for k in KS {
         let pages = plan.latency_pages(k);
         let start = dataset.len() - pages * PAGE_SIZE;
-        let (mut raw, mut haul) = (Samples::default(), Samples::default());
+        // Warm-up, every measured variant alike, at this K.
+        client.block_on(reference::concurrent_raw_value(&base, start, k))?;
+        client.block_on(reference::concurrent(&base, start, k))?;
+        client.block_on(haul_runs::concurrent(&base, start, k))?;
+        let (mut raw, mut tree, mut haul) =
+            (Samples::default(), Samples::default(), Samples::default());
         for _ in 0..plan.latency_reps {
             raw.0
+                .push(client.block_on(reference::concurrent_raw_value(&base, start, k))?);
+            tree.0
                 .push(client.block_on(reference::concurrent(&base, start, k))?);
             haul.0
                 .push(client.block_on(haul_runs::concurrent(&base, start, k))?);
         }
-        for s in raw.0.iter().chain(&haul.0) {
+        for s in raw.0.iter().chain(&tree.0).chain(&haul.0) {
             if s.records != (pages * PAGE_SIZE) as u64 {
                 return Err(format!(
                     "K={k}: {} records extracted, expected {}",
@@ -232,27 +240,64 @@ fn concurrency(
                 ));
             }
         }
-        let (r, h) = (raw.median().rate(), haul.median().rate());
+        let ideal = k as f64 * ideal_per_k;
+        let (r, t, h) = (
+            raw.median().rate(),
+            tree.median().rate(),
+            haul.median().rate(),
+        );
         eprintln!(
-            "  K={k:>2}: raw {} · haul {} records/s ({pages} pages)",
+            "  K={k:>2}: raw RawValue {} ({:.2} of ideal) · raw Value {} ({:.2}) · haul {} ({:.2}) records/s ({pages} pages)",
             thousands(r),
-            thousands(h)
+            r / ideal,
+            thousands(t),
+            t / ideal,
+            thousands(h),
+            h / ideal
         );
         found.raw_k.push((k, r));
         found.haul_k.push((k, h));
+        let of_ideal = |rate: f64| {
+            format!(
+                "{:.2} of ideal ({k} × {PAGE_SIZE} records per {} ms = {} records/s)",
+                rate / ideal,
+                LATENCY.as_millis(),
+                thousands(ideal)
+            )
+        };
         rows.push(
-            Row::from_samples(3, format!("raw reqwest, buffer_unordered({k})"), &raw)
-                .k(k)
-                .note("reference"),
+            Row::from_samples(
+                3,
+                format!("raw reqwest, buffer_unordered({k}), typed page"),
+                &raw,
+            )
+            .k(k)
+            .ideal(ideal)
+            .note(format!("{}; RawValue: the reference", of_ideal(r))),
+        );
+        rows.push(
+            Row::from_samples(
+                3,
+                format!("raw reqwest, buffer_unordered({k}), Value tree"),
+                &tree,
+            )
+            .k(k)
+            .ideal(ideal)
+            .note(format!("{}; context", of_ideal(t))),
         );
         rows.push(
             Row::from_samples(3, format!("haul OffsetPaginator, concurrency({k})"), &haul)
                 .k(k)
-                .note(if k == 1 {
-                    "sequential: the baseline at 20 ms"
-                } else {
-                    "→ null sink, pages in order"
-                }),
+                .ideal(ideal)
+                .note(format!(
+                    "{}; {}",
+                    of_ideal(h),
+                    if k == 1 {
+                        "sequential: the baseline at 20 ms"
+                    } else {
+                        "→ null sink, pages in order"
+                    }
+                )),
         );
     }
     host.stop(server);
@@ -409,7 +454,7 @@ fn write_outputs(report: &Report, found: &Found, out: &Path) -> Result<(), Strin
                 points: found.haul_k.clone(),
             },
             Series {
-                name: "raw reqwest, buffer_unordered(K)".into(),
+                name: "raw reqwest, buffer_unordered(K), RawValue".into(),
                 color: "#2471a3",
                 dashed: false,
                 points: found.raw_k.clone(),
