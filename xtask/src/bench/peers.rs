@@ -35,14 +35,16 @@ def client():
 for n, page in enumerate(client().paginate("/items", params={"limit": limit})):
     if n == 20:
         break
-seconds = []
+seconds, records, pages = [], [], []
 for _ in range(runs):
-    records = pages = 0
+    got = n = 0
     started = time.perf_counter()
     for page in client().paginate("/items", params={"limit": limit}):
-        records += len(page)
-        pages += 1
+        got += len(page)
+        n += 1
     seconds.append(time.perf_counter() - started)
+    records.append(got)
+    pages.append(n)
 print(json.dumps({"records": records, "pages": pages, "seconds": seconds,
                   "dlt": dlt.__version__, "python": sys.version.split()[0]}))
 "#;
@@ -56,17 +58,20 @@ pub(crate) enum Peer {
 
 #[derive(Debug, Deserialize)]
 struct PeerReport {
-    records: u64,
-    pages: u64,
+    /// Records extracted by each timed run.
+    records: Vec<u64>,
+    /// Pages fetched by each timed run.
+    pages: Vec<u64>,
     seconds: Vec<f64>,
     dlt: String,
     python: String,
 }
 
 /// Installs dlt if needed, then runs it `runs` times against `base` (after
-/// a short warm-up).
-pub(crate) fn dlt(base: &Url, out: &Path, runs: usize) -> Peer {
-    match install(out).and_then(|python| run(&python, base, out, runs)) {
+/// a short warm-up); every run must extract `expected` records, or the peer
+/// is not measured (a peer that fetched nothing would look fast).
+pub(crate) fn dlt(base: &Url, out: &Path, runs: usize, expected: u64) -> Peer {
+    match install(out).and_then(|python| run(&python, base, out, runs, expected)) {
         Ok(peer) => peer,
         Err(reason) => Peer::Skipped(reason),
     }
@@ -105,7 +110,7 @@ fn install(out: &Path) -> Result<PathBuf, String> {
     Ok(python)
 }
 
-fn run(python: &Path, base: &Url, out: &Path, runs: usize) -> Result<Peer, String> {
+fn run(python: &Path, base: &Url, out: &Path, runs: usize, expected: u64) -> Result<Peer, String> {
     let script = out.join("dlt_paginate.py");
     std::fs::write(&script, SCRIPT)
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
@@ -132,12 +137,27 @@ fn run(python: &Path, base: &Url, out: &Path, runs: usize) -> Result<Peer, Strin
     let line = stdout.lines().last().unwrap_or_default();
     let report: PeerReport =
         serde_json::from_str(line).map_err(|e| format!("unreadable dlt report {line:?}: {e}"))?;
+    if report.records.len() != report.seconds.len() || report.pages.len() != report.seconds.len() {
+        return Err(format!("inconsistent dlt report {line:?}"));
+    }
+    if let Some((i, got)) = report
+        .records
+        .iter()
+        .enumerate()
+        .find(|(_, got)| **got != expected)
+    {
+        return Err(format!(
+            "dlt run {} extracted {got} records, expected {expected}",
+            i + 1
+        ));
+    }
     let samples = report
         .seconds
         .iter()
-        .map(|s| Sample {
-            records: report.records,
-            requests: report.pages,
+        .zip(&report.pages)
+        .map(|(s, pages)| Sample {
+            records: expected,
+            requests: *pages,
             elapsed: Duration::from_secs_f64(s.max(0.0)),
         })
         .collect();

@@ -183,7 +183,7 @@ fn sequential(
     }
     if options.peers {
         eprintln!("[1/5] peer: dlt RESTClient.paginate on the same server");
-        let peer = peers::dlt(&base, &options.out, plan.peer_reps);
+        let peer = peers::dlt(&base, &options.out, plan.peer_reps, plan.seq_records as u64);
         match &peer {
             Peer::Measured { samples, version } => {
                 let mut row =
