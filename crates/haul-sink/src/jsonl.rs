@@ -20,9 +20,9 @@ use crate::{Batch, Sink, SinkError, max_watermark};
 /// `fsync`, rename) with the byte offset reached and the checkpoint. On
 /// [`open`](Sink::open), a data file longer than its committed offset is cut
 /// back: a torn or uncommitted tail is dropped, so a replayed batch never
-/// duplicates, without needing a primary key; a batch that did commit (its
-/// checkpoint is the committed one and the file ends with its records) is
-/// not appended again.
+/// duplicates, without needing a primary key; a batch that did commit
+/// mid-pass (its checkpoint is the committed one and the file ends with its
+/// records) is not appended again.
 ///
 /// ```
 /// use haul_sink::{Batch, JsonLinesSink, Sink};
@@ -183,7 +183,9 @@ fn commit(
     cp: &Checkpoint,
     fsync: bool,
 ) -> Result<(), SinkError> {
-    if open.committed.as_ref() == Some(cp) && ends_with(open, buf)? {
+    // Only mid-pass: a pass's final batch replayed cannot be told from a new
+    // one-batch pass that ends the same way, which must be appended.
+    if !cp.is_done() && open.committed.as_ref() == Some(cp) && ends_with(open, buf)? {
         tracing::debug!(path = %open.data_path.display(), pages = cp.pages,
             "batch already committed (a replay): not appended again");
         return Ok(());

@@ -102,11 +102,13 @@ impl Sink for MemorySink {
         let mut streams = self.streams();
         let data = streams.entry(batch.stream.to_owned()).or_default();
         if keys.is_none()
+            && !batch.checkpoint.is_done()
             && data.checkpoint.as_ref() == Some(batch.checkpoint)
             && data.records.ends_with(batch.records)
         {
-            // Appending: a replay of the batch committed last adds nothing
-            // (keyed streams upsert, so a replay is harmless there anyway).
+            // Appending: a replay of the batch committed last mid-pass adds
+            // nothing (keyed streams upsert, so a replay is harmless there;
+            // a final batch is always written, as a new pass may end alike).
             return Ok(());
         }
         match keys {

@@ -24,8 +24,10 @@ pub struct Batch<'a> {
 /// Laws: after `write(batch)` returns, both the records and the checkpoint are
 /// durable, or neither is; replaying a batch after a crash never duplicates:
 /// a batch that never committed is cut back at `open` (or upserted by primary
-/// key), and a batch that did commit — the stream already ends with its
-/// records under its checkpoint — is not written twice, whatever the mode.
+/// key), and a batch that did commit mid-pass — the stream already ends with
+/// its records under its checkpoint — is not written twice, whatever the mode
+/// (a pass's final batch is written again: it cannot be told from a new pass
+/// ending the same way).
 #[async_trait]
 pub trait Sink: Send + Sync {
     /// Prepares `stream` and returns its last committed checkpoint, if any.

@@ -221,8 +221,13 @@ impl Sink for SqliteSink {
                 path: self.path.clone(),
                 reason: format!("checkpoint of stream {:?}: {e}", batch.stream),
             })?;
-        self.run(move |conn, path| ops::write_batch(conn, path, &layout, &records, &checkpoint))
-            .await
+        // A pass's final batch replayed cannot be told from a new one-batch
+        // pass ending the same way: only a batch mid-pass is a sure replay.
+        let mid_pass = !batch.checkpoint.is_done();
+        self.run(move |conn, path| {
+            ops::write_batch(conn, path, &layout, &records, &checkpoint, mid_pass)
+        })
+        .await
     }
 
     async fn watermark(&self, stream: &str, pointer: &str) -> Result<Option<String>, SinkError> {

@@ -118,20 +118,26 @@ pub(crate) fn read_checkpoint(
 
 /// Upserts (or appends) every record and the checkpoint in one transaction;
 /// any error, a missing key included, rolls the whole batch back. On an
-/// append-only stream, a batch that did commit (its checkpoint is the
-/// committed one and the stream ends with its records) writes nothing: a
-/// replay would otherwise hold its records twice. Keyed streams upsert.
+/// append-only stream, a batch `mid_pass` that did commit (its checkpoint is
+/// the committed one and the stream ends with its records) writes nothing: a
+/// replay would otherwise hold its records twice. Keyed streams upsert. A
+/// pass's final batch is always written: replayed, it cannot be told from a
+/// new pass that ends the same way.
 pub(crate) fn write_batch(
     conn: &mut Connection,
     path: &Path,
     layout: &Layout,
     records: &[String],
     checkpoint: &str,
+    mid_pass: bool,
 ) -> Result<(), SinkError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db("starting a transaction", path))?;
-    if layout.keys.is_empty() && already_committed(&tx, path, layout, records, checkpoint)? {
+    if mid_pass
+        && layout.keys.is_empty()
+        && already_committed(&tx, path, layout, records, checkpoint)?
+    {
         tracing::debug!(stream = %layout.stream, "batch already committed (a replay): not written again");
         return Ok(());
     }
