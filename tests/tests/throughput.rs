@@ -408,7 +408,7 @@ mod adaptive_concurrency {
         let settled = limits.clone();
         limits.sort_unstable();
         let mid = limits.len() / 2;
-        let median = if limits.len() % 2 == 0 {
+        let median = if limits.len().is_multiple_of(2) {
             (limits[mid - 1] + limits[mid]) as f64 / 2.0
         } else {
             limits[mid] as f64
