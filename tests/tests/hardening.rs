@@ -221,6 +221,12 @@ async fn the_empty_pages_guard_is_configurable_and_zero_disables_it() {
         .unwrap();
     assert_eq!(summary.end, PassEnd::EmptyPages);
     assert_eq!(server.stats().past_end, 1);
+    assert!(
+        summary
+            .to_string()
+            .ends_with("; ended by the empty-pages guard"),
+        "{summary}"
+    );
     assert_exactly_once(&sink, &dataset, "max_empty_pages(1)");
 
     // Disabled: only max_pages bounds the pass, loudly.

@@ -93,6 +93,11 @@ impl std::fmt::Display for RunSummary {
             self.bytes as f64 / (1024.0 * 1024.0),
             self.elapsed,
             rate
-        )
+        )?;
+        match self.end {
+            // Said out loud when a guard, not the API, ended the pass.
+            PassEnd::EmptyPages | PassEnd::PastEnd => write!(f, "; {}", self.end),
+            _ => Ok(()),
+        }
     }
 }
