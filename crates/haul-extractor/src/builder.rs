@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use haul_core::{Clock, Request, Sleeper, SystemClock, TokioSleeper};
 use haul_paginate::Paginator;
-use haul_ratelimit::{RateLimiter, Unlimited};
+use haul_ratelimit::{HeaderAdaptive, RateLimiter};
 use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
@@ -20,10 +20,10 @@ pub const DEFAULT_MAX_PAGES: u64 = 100_000;
 ///
 /// | part | default |
 /// |---|---|
-/// | transport | [`ReqwestTransport`] (rustls, pooled, 5 s connect / 30 s read timeouts, 64 MiB body limit) |
+/// | transport | [`ReqwestTransport`] (rustls, pooled, 5 s connect / 30 s read timeouts, 64 MiB body limit; see [`connect_timeout`](Self::connect_timeout), [`read_timeout`](Self::read_timeout)) |
 /// | retry | [`ExponentialBackoff`] (full jitter, 1 s base, 60 s cap, 5 attempts, 5 min, retry budget) |
 /// | classifier | [`HttpClassifier`] |
-/// | rate limiter | [`Unlimited`] |
+/// | rate limiter | [`HeaderAdaptive`]: paces to the budget a server announces in its rate-limit headers (`X-RateLimit-*`, `RateLimit-*`, `Retry-After`); a server that sends none is never throttled, so it costs nothing. Pass [`Unlimited`](haul_ratelimit::Unlimited) to turn it off. |
 /// | clock / sleeper | [`SystemClock`] / [`TokioSleeper`] |
 /// | stream name | `"default"` |
 /// | batch size | 1,000 records (whole pages; a batch is committed once it reaches this size) |
@@ -56,6 +56,10 @@ pub struct ExtractorBuilder {
     max_throttle_wait: Option<std::time::Duration>,
     max_pages: Option<Option<u64>>,
     max_empty_pages: Option<u32>,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    connect_timeout: Option<std::time::Duration>,
+    read_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for ExtractorBuilder {
@@ -83,6 +87,41 @@ impl ExtractorBuilder {
     /// How to walk from page to page (required).
     pub fn paginator(mut self, paginator: impl Paginator + 'static) -> Self {
         self.paginator = Some(Arc::new(paginator));
+        self
+    }
+
+    /// A header sent with every request, replacing a value of the same name
+    /// in [`request`](Self::request). Credential headers (`Authorization`,
+    /// API-key headers) are marked sensitive: masked in logs, never sent to
+    /// another origin. Prefer [`auth`](Self::auth) for credentials. An
+    /// invalid name or value is a [`BuildError::Invalid`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A query parameter of the first request, replacing a value of the
+    /// same name in the URL (the paginator keeps it on later pages, as it
+    /// keeps the URL's own parameters).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// The connect timeout of the default transport (default 5 s). With a
+    /// custom [`transport`](Self::transport), [`build`](Self::build) fails
+    /// rather than ignore it: set timeouts on that transport instead.
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The read timeout of the default transport: the longest wait for the
+    /// next bytes of a response (default 30 s). With a custom
+    /// [`transport`](Self::transport), [`build`](Self::build) fails rather
+    /// than ignore it: set timeouts on that transport instead.
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.read_timeout = Some(timeout);
         self
     }
 
@@ -220,15 +259,44 @@ impl ExtractorBuilder {
 
     /// Checks the configuration and fills in the defaults.
     pub fn build(self) -> Result<Extractor, BuildError> {
-        let request = match (self.request, self.url) {
+        let mut request = match (self.request, self.url) {
             (Some(r), _) => r,
             (None, Some(u)) => Request::get(u.parse()?),
-            (None, None) => return Err(BuildError::Missing("request or url")),
+            (None, None) => return Err(BuildError::Missing("url")),
         };
+        for (name, value) in &self.query {
+            request.set_query(name, value);
+        }
+        for (name, value) in &self.headers {
+            let invalid =
+                |e: &dyn std::fmt::Display| BuildError::Invalid(format!("header {name:?}: {e}"));
+            let name = http::HeaderName::try_from(name.as_str()).map_err(|e| invalid(&e))?;
+            let mut value = http::HeaderValue::try_from(value.as_str()).map_err(|e| invalid(&e))?;
+            if haul_core::redact::is_sensitive_header(&name) {
+                value.set_sensitive(true);
+            }
+            request.headers.insert(name, value);
+        }
         let paginator = self.paginator.ok_or(BuildError::Missing("paginator"))?;
         let transport: Arc<dyn Transport> = match self.transport {
+            Some(_) if self.connect_timeout.is_some() || self.read_timeout.is_some() => {
+                return Err(BuildError::Invalid(
+                    "connect_timeout and read_timeout configure the default transport, but a custom \
+                     transport was given: set them on it (e.g. `ReqwestTransport::builder().connect_timeout(..)`)"
+                        .into(),
+                ));
+            }
             Some(t) => t,
-            None => Arc::new(ReqwestTransport::builder().build()?),
+            None => {
+                let mut transport = ReqwestTransport::builder();
+                if let Some(timeout) = self.connect_timeout {
+                    transport = transport.connect_timeout(timeout);
+                }
+                if let Some(timeout) = self.read_timeout {
+                    transport = transport.read_timeout(timeout);
+                }
+                Arc::new(transport.build()?)
+            }
         };
         let mut secret_params: Vec<String> = Vec::new();
         let transport: Arc<dyn Transport> = match self.auth {
@@ -257,7 +325,9 @@ impl ExtractorBuilder {
                 .retry
                 .unwrap_or_else(|| Arc::new(ExponentialBackoff::default())),
             classifier: self.classifier.unwrap_or_else(|| Arc::new(HttpClassifier)),
-            limiter: self.limiter.unwrap_or_else(|| Arc::new(Unlimited)),
+            limiter: self
+                .limiter
+                .unwrap_or_else(|| Arc::new(HeaderAdaptive::new())),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),

@@ -72,7 +72,7 @@ pub enum ExtractError {
     /// The rate limiter (typically from a server's announced reset) asked to
     /// wait longer than the configured maximum.
     #[error(
-        "throttled: the rate limit for {url} asks to wait {wait:?}, longer than the {max:?} maximum"
+        "throttled: the rate limit for {url} asks to wait {wait:?}, longer than the {max:?} maximum (raise it with `ExtractorBuilder::max_throttle_wait`)"
     )]
     ThrottledTooLong {
         /// Masked URL of the request that would wait.
@@ -83,7 +83,9 @@ pub enum ExtractError {
         max: std::time::Duration,
     },
     /// A page carried more records than the configured sanity limit.
-    #[error("the page from {url} has {count} records, more than the limit of {max}")]
+    #[error(
+        "the page from {url} has {count} records, more than the limit of {max} (raise it with `ExtractorBuilder::max_records_per_page`)"
+    )]
     TooManyRecords {
         /// Masked URL.
         url: MaskedUrl,
@@ -123,12 +125,98 @@ pub enum ExtractError {
     },
 }
 
+impl ExtractError {
+    /// The failure that stopped the run: for
+    /// [`CommitAfterFailure`](Self::CommitAfterFailure) the original error
+    /// (however deeply wrapped), for every other error itself.
+    ///
+    /// ```
+    /// use haul_extractor::{ErrorKind, ExtractError};
+    /// use haul_sink::SinkError;
+    /// let error = ExtractError::CommitAfterFailure {
+    ///     original: Box::new(ExtractError::Sink(SinkError::Usage("disk full".into()))),
+    ///     commit: SinkError::Usage("still full".into()),
+    /// };
+    /// assert!(matches!(error.root(), ExtractError::Sink(_)));
+    /// assert_eq!(error.kind(), ErrorKind::Sink);
+    /// ```
+    pub fn root(&self) -> &ExtractError {
+        let mut error = self;
+        while let ExtractError::CommitAfterFailure { original, .. } = error {
+            error = original;
+        }
+        error
+    }
+
+    /// What kind of failure stopped the run (that of [`root`](Self::root)),
+    /// for mapping errors to exit codes or alerts without matching every
+    /// variant.
+    pub fn kind(&self) -> ErrorKind {
+        match self.root() {
+            ExtractError::Transport { .. } => ErrorKind::Transport,
+            ExtractError::Http { status, .. } if status.as_u16() == 429 => ErrorKind::Throttled,
+            ExtractError::Http { status, .. } if status.is_server_error() => ErrorKind::HttpServer,
+            ExtractError::Http { .. } => ErrorKind::HttpClient,
+            ExtractError::ThrottledTooLong { .. } => ErrorKind::Throttled,
+            ExtractError::Paginate(_)
+            | ExtractError::TooManyRecords { .. }
+            | ExtractError::Contradiction { .. } => ErrorKind::Pagination,
+            ExtractError::Sink(_) => ErrorKind::Sink,
+            ExtractError::Checkpoint(_) => ErrorKind::Checkpoint,
+            ExtractError::Incremental { .. } => ErrorKind::Incremental,
+            ExtractError::Interrupted { .. } => ErrorKind::Interrupted,
+            // `root` never returns this variant; a sink failure is the nearest kind.
+            ExtractError::CommitAfterFailure { .. } => ErrorKind::Sink,
+        }
+    }
+}
+
+/// The kind of an [`ExtractError`], from [`ExtractError::kind`]. New kinds
+/// may be added: match with a wildcard arm.
+///
+/// ```
+/// use haul_extractor::ErrorKind;
+/// fn exit_code(kind: ErrorKind) -> i32 {
+///     match kind {
+///         ErrorKind::Interrupted => 130,
+///         ErrorKind::Transport | ErrorKind::HttpServer | ErrorKind::Throttled => 75, // try later
+///         ErrorKind::Sink | ErrorKind::Checkpoint => 74,
+///         _ => 1,
+///     }
+/// }
+/// assert_eq!(exit_code(ErrorKind::Throttled), 75);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No usable response: connect, timeout, reset, TLS, body too large.
+    Transport,
+    /// The server answered 4xx (other than 429): a request or credential problem.
+    HttpClient,
+    /// The server answered 5xx after every retry.
+    HttpServer,
+    /// Rate limited: a 429 after every retry, or a wait longer than allowed.
+    Throttled,
+    /// Pagination failed: a cycle, the page limit, an unexpected body, a
+    /// refused cross-origin link, too many records on a page, an empty page
+    /// contradicting the page before.
+    Pagination,
+    /// The sink failed.
+    Sink,
+    /// The stored checkpoint cannot be used.
+    Checkpoint,
+    /// The incremental bound could not be computed or placed.
+    Incremental,
+    /// The run was stopped on request; it resumes on the next run.
+    Interrupted,
+}
+
 /// The extractor was configured wrongly.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// A required part is missing.
-    #[error("missing {0}: set it on the builder")]
+    #[error("missing {0}: call `ExtractorBuilder::{0}`")]
     Missing(&'static str),
     /// The URL is not valid.
     #[error("invalid URL: {0}")]

@@ -41,10 +41,10 @@ mod time_format;
 mod walker;
 
 pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
-pub use error::{BuildError, ExtractError};
+pub use error::{BuildError, ErrorKind, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::Incremental;
 pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
-pub use summary::{PassEnd, RunSummary};
+pub use summary::{HumanDuration, PassEnd, RunSummary};
 pub use time_format::{BoundFormat, IncrementalError, TimeFormat};

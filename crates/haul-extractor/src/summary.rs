@@ -83,15 +83,15 @@ impl std::fmt::Display for RunSummary {
         };
         write!(
             f,
-            "{}: {} records in {} pages, {} requests, {} retries, {:.1?} throttled, {:.1} MiB in {:.2?} ({:.0} records/s)",
+            "{}: {} records in {} pages, {} requests, {} retries, {} throttled, {:.1} MiB in {} ({:.0} records/s)",
             self.stream,
             self.records,
             self.pages,
             self.requests,
             self.retries,
-            self.throttle_wait,
+            HumanDuration(self.throttle_wait),
             self.bytes as f64 / (1024.0 * 1024.0),
-            self.elapsed,
+            HumanDuration(self.elapsed),
             rate
         )?;
         match self.end {
@@ -99,5 +99,78 @@ impl std::fmt::Display for RunSummary {
             PassEnd::EmptyPages | PassEnd::PastEnd => write!(f, "; {}", self.end),
             _ => Ok(()),
         }
+    }
+}
+
+/// A duration as people write it: `0 s`, `350 ms`, `1.2 s`, `3 min 4 s`,
+/// `2 h 5 min` (never `0.0ns`). Rounds down past the shown precision.
+///
+/// ```
+/// use haul_extractor::HumanDuration;
+/// use std::time::Duration;
+/// assert_eq!(HumanDuration(Duration::ZERO).to_string(), "0 s");
+/// assert_eq!(HumanDuration(Duration::from_millis(1_250)).to_string(), "1.2 s");
+/// assert_eq!(HumanDuration(Duration::from_secs(184)).to_string(), "3 min 4 s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl std::fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.0;
+        let secs = d.as_secs();
+        if d.is_zero() {
+            f.write_str("0 s")
+        } else if d < Duration::from_millis(1) {
+            f.write_str("<1 ms")
+        } else if d < Duration::from_secs(1) {
+            write!(f, "{} ms", d.as_millis())
+        } else if secs < 60 {
+            let tenths = d.as_millis() / 100 % 10;
+            if tenths == 0 {
+                write!(f, "{secs} s")
+            } else {
+                write!(f, "{secs}.{tenths} s")
+            }
+        } else if secs < 3600 {
+            match secs % 60 {
+                0 => write!(f, "{} min", secs / 60),
+                s => write!(f, "{} min {s} s", secs / 60),
+            }
+        } else {
+            match secs / 60 % 60 {
+                0 => write!(f, "{} h", secs / 3600),
+                m => write!(f, "{} h {m} min", secs / 3600),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let cases = [
+            (Duration::ZERO, "0 s"),
+            (Duration::from_nanos(1), "<1 ms"),
+            (Duration::from_micros(999), "<1 ms"),
+            (Duration::from_millis(1), "1 ms"),
+            (Duration::from_millis(350), "350 ms"),
+            (Duration::from_millis(1_000), "1 s"),
+            (Duration::from_millis(1_299), "1.2 s"),
+            (Duration::from_millis(59_999), "59.9 s"),
+            (Duration::from_secs(60), "1 min"),
+            (Duration::from_secs(184), "3 min 4 s"),
+            (Duration::from_secs(3_600), "1 h"),
+            (Duration::from_secs(7_500), "2 h 5 min"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(HumanDuration(d).to_string(), text, "{d:?}");
+        }
+        let summary = RunSummary::default();
+        assert!(summary.to_string().contains(", 0 s throttled,"), "{summary}");
+        assert!(!summary.to_string().contains("ns"), "{summary}");
     }
 }

@@ -77,7 +77,7 @@ pub enum PaginateError {
     /// A next page lives on another origin than the first request, and the
     /// guard was not told to allow it (credentials must never follow it).
     #[error(
-        "the next page is on origin {to}, but this run started on {from}; refusing to follow it (allow it with Guard::allow_cross_origin(true))"
+        "the next page is on origin {to}, but this run started on {from}; refusing to follow it (credentials never follow it either way; to follow it, call `ExtractorBuilder::allow_cross_origin(true)`, or `Guard::allow_cross_origin(true)` when driving a Guard yourself)"
     )]
     CrossOrigin {
         /// Origin of the first request (`scheme://host:port`).

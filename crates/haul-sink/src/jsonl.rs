@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Batch, Sink, SinkError, max_watermark};
 
-/// Writes each stream to `<dir>/<stream>.jsonl`, one record per line, exactly
-/// as the API sent it (line breaks inside a pretty-printed record become spaces).
+/// Writes each stream into a directory, as `<dir>/<stream>.jsonl`
+/// ([`JsonLinesSink::in_dir`]), one record per line, exactly as the API sent
+/// it (line breaks inside a pretty-printed record become spaces). The
+/// directory holds one data file and one state file per stream, so several
+/// streams can share it.
 ///
 /// A batch is committed in two durable steps: append and `fsync` the records,
 /// then atomically replace `<dir>/<stream>.state.json` (write a temporary file,
@@ -29,7 +32,7 @@ use crate::{Batch, Sink, SinkError, max_watermark};
 /// use haul_core::{Checkpoint, Record};
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// let dir = tempfile::tempdir()?;
-/// let sink = JsonLinesSink::new(dir.path());
+/// let sink = JsonLinesSink::in_dir(dir.path());
 /// assert_eq!(sink.open("items").await?, None);
 /// let recs = vec![Record::from_json(r#"{"id":1}"#)?];
 /// let cp = Checkpoint::start("items");
@@ -65,7 +68,15 @@ struct StateFile {
 }
 
 impl JsonLinesSink {
-    /// A sink writing into `dir` (created on open).
+    /// A sink writing into the directory `dir` (created on open): stream
+    /// `s` goes to `<dir>/<s>.jsonl`, its checkpoint to `<dir>/<s>.state.json`.
+    /// `dir` is a directory, never the data file itself.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        Self::new(dir)
+    }
+
+    /// The same as [`in_dir`](Self::in_dir): `dir` is a directory, and each
+    /// stream is written to `<dir>/<stream>.jsonl`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),

@@ -10,6 +10,8 @@
 //! - [`JsonLinesSink`]: append-only files with a byte-offset checkpoint,
 //!   exactly-once without a primary key.
 //! - [`MemorySink`]: for tests, with the same semantics.
+//! - [`NullSink`] and [`CountingSink`]: keep no records, for dry runs and
+//!   benchmarks (the counting one keeps each stream's last checkpoint).
 //!
 //! ```
 //! use haul_sink::{Batch, MemorySink, Sink};
@@ -32,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod counting;
 mod error;
 mod jsonl;
 mod memory;
@@ -40,6 +43,7 @@ mod sink;
 mod sqlite;
 mod stream_name;
 
+pub use counting::{CountingSink, NullSink};
 pub use error::SinkError;
 pub use jsonl::JsonLinesSink;
 pub use memory::MemorySink;

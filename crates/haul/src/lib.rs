@@ -54,8 +54,8 @@ pub use haul_core::{
 };
 pub use haul_extractor::PassEnd;
 pub use haul_extractor::{
-    BoundFormat, BoundPlacement, BuildError, Event, ExtractError, Extractor, ExtractorBuilder,
-    Incremental, IncrementalError, Observer, RunSummary, TimeFormat,
+    BoundFormat, BoundPlacement, BuildError, ErrorKind, Event, ExtractError, Extractor,
+    ExtractorBuilder, HumanDuration, Incremental, IncrementalError, Observer, RunSummary, TimeFormat,
 };
 pub use haul_paginate::{
     AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
@@ -67,7 +67,9 @@ pub use haul_ratelimit::{
     Unlimited,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
-pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError, SqliteSink, StreamConfig};
+pub use haul_sink::{
+    CountingSink, JsonLinesSink, MemorySink, NullSink, Sink, SinkError, SqliteSink, StreamConfig,
+};
 pub use haul_transport::{
     ApiKey, Auth, AuthTransport, Basic, Bearer, OAuth2ClientCredentials, ReqwestTransport,
     Transport,

@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use haul::{ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, Incremental, RunSummary};
+use haul::{
+    ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, HumanDuration, Incremental,
+    RunSummary,
+};
 use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki};
 use serde::Serialize;
 
@@ -173,10 +176,10 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
     let generated = Instant::now();
     let dataset = Dataset::generate(options.seed, options.records);
     eprintln!(
-        "haul demo: {} records (seed {}) generated in {:.2?}; {} per page; {} pagination; sink {}{}",
+        "haul demo: {} records (seed {}) generated in {}; {} per page; {} pagination; sink {}{}",
         dataset.len(),
         options.seed,
-        generated.elapsed(),
+        HumanDuration(generated.elapsed()),
         options.page_size,
         options.style,
         options.sink.name(),

@@ -69,10 +69,12 @@ impl Observer for Progress {
                 if let Some(bar) = &self.bar {
                     bar.inc(*records as u64);
                     bar.set_message(format!(
-                        "page {number}/{} · {} retries · {:.1}s throttled",
+                        "page {number}/{} · {} retries · {} throttled",
                         self.total_pages,
                         self.retries.load(Ordering::Relaxed),
-                        self.throttled_ms.load(Ordering::Relaxed) as f64 / 1000.0
+                        haul::HumanDuration(std::time::Duration::from_millis(
+                            self.throttled_ms.load(Ordering::Relaxed)
+                        ))
                     ));
                 }
                 if self.kill_after_pages == Some(pages) {
@@ -91,7 +93,8 @@ impl Observer for Progress {
                 self.retries.fetch_add(1, Ordering::Relaxed);
                 if self.bar.is_none() {
                     self.line(format!(
-                        "retry after attempt {attempt} in {delay:.1?}: {reason}"
+                        "retry after attempt {attempt} in {}: {reason}",
+                        haul::HumanDuration(*delay)
                     ));
                 }
             }
