@@ -170,7 +170,10 @@ mod tests {
             assert_eq!(HumanDuration(d).to_string(), text, "{d:?}");
         }
         let summary = RunSummary::default();
-        assert!(summary.to_string().contains(", 0 s throttled,"), "{summary}");
+        assert!(
+            summary.to_string().contains(", 0 s throttled,"),
+            "{summary}"
+        );
         assert!(!summary.to_string().contains("ns"), "{summary}");
     }
 }

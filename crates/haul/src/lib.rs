@@ -55,7 +55,8 @@ pub use haul_core::{
 pub use haul_extractor::PassEnd;
 pub use haul_extractor::{
     BoundFormat, BoundPlacement, BuildError, ErrorKind, Event, ExtractError, Extractor,
-    ExtractorBuilder, HumanDuration, Incremental, IncrementalError, Observer, RunSummary, TimeFormat,
+    ExtractorBuilder, HumanDuration, Incremental, IncrementalError, Observer, RunSummary,
+    TimeFormat,
 };
 pub use haul_paginate::{
     AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
