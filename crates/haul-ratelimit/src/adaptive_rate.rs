@@ -406,7 +406,11 @@ mod tests {
         let k = 7.5f64.cbrt();
         assert!((rate(5.0 + k) - 10.0).abs() < 1e-9);
         // Past K it probes, more gently than it came back (C = 0.1).
-        assert!((rate(5.0 + k + 2.0) - 10.8).abs() < 1e-6, "{}", rate(5.0 + k + 2.0));
+        assert!(
+            (rate(5.0 + k + 2.0) - 10.8).abs() < 1e-6,
+            "{}",
+            rate(5.0 + k + 2.0)
+        );
     }
 
     #[test]

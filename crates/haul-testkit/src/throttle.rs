@@ -168,7 +168,11 @@ impl ThrottleHandle {
     /// count against it.
     pub fn set_limit(&self, limit: u32) {
         let mut s = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
-        tracing::debug!(from = s.limit, to = limit, "fake api throttle limit changed");
+        tracing::debug!(
+            from = s.limit,
+            to = limit,
+            "fake api throttle limit changed"
+        );
         s.limit = limit;
     }
 

@@ -63,8 +63,8 @@ pub use haul_paginate::{
     RecordSelector, SinglePage,
 };
 pub use haul_ratelimit::{
-    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter,
-    Unlimited,
+    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit,
+    RateLimiter, Unlimited,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{JsonLinesSink, MemorySink, Sink, SinkError, SqliteSink, StreamConfig};
