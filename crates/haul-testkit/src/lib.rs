@@ -182,8 +182,8 @@ mod routes;
 mod seen;
 mod server;
 mod stats;
-mod tls;
 mod throttle;
+mod tls;
 
 pub use auth::{AuthRequirement, OAuthClient};
 pub use dataset::{Dataset, Mutation};
@@ -193,5 +193,5 @@ pub use ratelimit::{RateLimit, ResetStyle};
 pub use seen::{CredentialPlace, SeenCredential, SeenRequest};
 pub use server::{FakeApi, FakeApiBuilder, RunningServer};
 pub use stats::Stats;
-pub use tls::{CertifiedPem, ServerTls, TestPki};
 pub use throttle::{Throttle, ThrottleHandle};
+pub use tls::{CertifiedPem, ServerTls, TestPki};

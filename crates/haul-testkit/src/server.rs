@@ -22,8 +22,8 @@ use crate::ratelimit::{RateLimit, RateWindow};
 use crate::routes;
 use crate::seen::{RequestLog, SeenRequest};
 use crate::stats::{Counters, Stats};
-use crate::tls::ServerTls;
 use crate::throttle::{Throttle, ThrottleHandle, ThrottleWindow};
+use crate::tls::ServerTls;
 
 /// How long [`RunningServer::shutdown`] lets in-flight requests finish
 /// before cutting their connections.
