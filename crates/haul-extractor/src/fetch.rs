@@ -100,6 +100,13 @@ pub(crate) async fn fetch(
                 .classifier
                 .classify(Outcome::Error(error), inner.clock.wall()),
         };
+        if let (Ok(response), Classification::Throttled { .. }) = (&result, &classification) {
+            // The classifier's verdict, so a limiter learning from throttles
+            // (AdaptiveRate) sees exactly what the retry policy sees.
+            inner
+                .limiter
+                .throttled(response, inner.clock.now(), inner.clock.wall());
+        }
         let mut classification = classification;
         let result: Result<Response, Unusable> = match result {
             Ok(response) if classification == Classification::Success => {

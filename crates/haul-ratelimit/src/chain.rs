@@ -69,6 +69,12 @@ impl RateLimiter for AllOf {
         }
     }
 
+    fn throttled(&self, response: &Response, now: Duration, wall: SystemTime) {
+        for limiter in &self.limiters {
+            limiter.throttled(response, now, wall);
+        }
+    }
+
     fn cancel(&self, now: Duration) {
         for limiter in &self.limiters {
             limiter.cancel(now);

@@ -8,6 +8,8 @@
 //!   `Remaining: 0` and the reset;
 //! - [`MaxInFlight`]: a cap on concurrent requests;
 //! - [`AdaptiveConcurrency`]: an in-flight cap that finds the server's knee (AIMD);
+//! - [`AdaptiveRate`]: a rate learned from throttling responses when the
+//!   server advertises none (CUBIC, as the AWS SDKs' adaptive mode);
 //! - [`AllOf`]: composes them; [`Unlimited`]: grants everything.
 //!
 //! Limiters are synchronous and take time as an argument, so their laws are
@@ -34,6 +36,7 @@
 
 mod adaptive;
 mod adaptive_concurrency;
+mod adaptive_rate;
 mod chain;
 mod concurrency;
 mod limiter;
@@ -41,6 +44,7 @@ mod pacer;
 
 pub use adaptive::{HeaderAdaptive, RateLimitHeaders};
 pub use adaptive_concurrency::AdaptiveConcurrency;
+pub use adaptive_rate::{AdaptiveRate, AdaptiveRateState, RateCut};
 pub use chain::AllOf;
 pub use concurrency::MaxInFlight;
 pub use limiter::{Permit, RateLimiter, Unlimited};

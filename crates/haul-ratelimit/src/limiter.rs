@@ -33,6 +33,14 @@ pub trait RateLimiter: Send + Sync {
         let _ = (response, now, wall);
     }
 
+    /// Says the classifier judged `response` a throttling response (429, 503
+    /// with `Retry-After`, GitHub's 403 with `Remaining: 0`, or whatever a
+    /// custom classifier calls throttling). Called after
+    /// [`observe`](Self::observe) for the same response. Default: ignores it.
+    fn throttled(&self, response: &Response, now: Duration, wall: SystemTime) {
+        let _ = (response, now, wall);
+    }
+
     /// Gives back a permit granted at `now` that will not be used (a composed
     /// limiter granted it, but a later limiter in the chain said wait).
     fn cancel(&self, now: Duration) {
@@ -50,6 +58,9 @@ macro_rules! forward_limiter {
             fn try_acquire(&self, now: Duration) -> Permit { (**self).try_acquire(now) }
             fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
                 (**self).observe(response, now, wall)
+            }
+            fn throttled(&self, response: &Response, now: Duration, wall: SystemTime) {
+                (**self).throttled(response, now, wall)
             }
             fn cancel(&self, now: Duration) { (**self).cancel(now) }
             fn release(&self) { (**self).release() }

@@ -123,7 +123,10 @@
 //! decided by a pure function of the seed and the request's arrival number;
 //! [`FakeApiBuilder::rate_limit`] adds `X-RateLimit-*` headers to every data
 //! response and a `429` beyond the limit. [`Stats`] tells injected faults
-//! and over-limit 429s apart.
+//! and over-limit 429s apart. [`FakeApiBuilder::throttle`] adds a limit
+//! that advertises nothing, a sliding window answering only `429` with
+//! `Retry-After` (Django REST framework's throttles), whose limit can change
+//! mid-run through [`RunningServer::throttle`].
 //!
 //! # Example
 //!
@@ -179,6 +182,7 @@ mod routes;
 mod seen;
 mod server;
 mod stats;
+mod throttle;
 mod tls;
 
 pub use auth::{AuthRequirement, OAuthClient};
@@ -189,4 +193,5 @@ pub use ratelimit::{RateLimit, ResetStyle};
 pub use seen::{CredentialPlace, SeenCredential, SeenRequest};
 pub use server::{FakeApi, FakeApiBuilder, RunningServer};
 pub use stats::Stats;
+pub use throttle::{Throttle, ThrottleHandle};
 pub use tls::{CertifiedPem, ServerTls, TestPki};

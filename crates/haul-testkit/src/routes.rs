@@ -17,6 +17,7 @@ use crate::params;
 use crate::reply::ApiError;
 use crate::server::State;
 use crate::stats::Counters;
+use crate::throttle::ThrottleWindow;
 
 /// The largest GraphQL or token request body read.
 const MAX_REQUEST_BODY: usize = 1 << 20;
@@ -151,6 +152,14 @@ async fn data(
     body: &[u8],
 ) -> Result<Response<Body>, InjectedReset> {
     let n = Counters::bump(&state.counters.data_requests, 1);
+    if let Some(throttle) = &state.throttle {
+        if let Err(retry_after) = throttle.admit(tokio::time::Instant::now()) {
+            return Ok(ThrottleWindow::refusal(retry_after, &state.counters));
+        }
+        if !throttle.latency().is_zero() {
+            tokio::time::sleep(throttle.latency()).await;
+        }
+    }
     let mut limit_headers = HeaderMap::new();
     if let Some(window) = &state.rate_limit {
         let admission = window.admit(tokio::time::Instant::now());

@@ -22,6 +22,7 @@ use crate::ratelimit::{RateLimit, RateWindow};
 use crate::routes;
 use crate::seen::{RequestLog, SeenRequest};
 use crate::stats::{Counters, Stats};
+use crate::throttle::{Throttle, ThrottleHandle, ThrottleWindow};
 use crate::tls::ServerTls;
 
 /// How long [`RunningServer::shutdown`] lets in-flight requests finish
@@ -39,6 +40,7 @@ pub(crate) struct State {
     pub(crate) link_base: Url,
     pub(crate) faults: Option<Faults>,
     pub(crate) rate_limit: Option<RateWindow>,
+    pub(crate) throttle: Option<Arc<ThrottleWindow>>,
     pub(crate) auth: Option<AuthRequirement>,
     pub(crate) tokens: TokenStore,
     pub(crate) log: RequestLog,
@@ -69,6 +71,7 @@ impl FakeApi {
             max_page_size: 1000,
             faults: None,
             rate_limit: None,
+            throttle: None,
             auth: None,
             oauth_client: OAuthClient::default(),
             link_base: None,
@@ -109,6 +112,7 @@ impl FakeApi {
             link_base,
             faults: config.faults,
             rate_limit: config.rate_limit.map(RateWindow::new),
+            throttle: config.throttle.map(|t| Arc::new(ThrottleWindow::new(t))),
             auth: config.auth,
             tokens: TokenStore::new(config.oauth_client),
             log,
@@ -137,6 +141,7 @@ pub struct FakeApiBuilder {
     max_page_size: usize,
     faults: Option<Faults>,
     rate_limit: Option<RateLimit>,
+    throttle: Option<Throttle>,
     auth: Option<AuthRequirement>,
     oauth_client: OAuthClient,
     link_base: Option<Url>,
@@ -180,6 +185,13 @@ impl FakeApiBuilder {
     /// Limits data requests per window and advertises the limit in headers.
     pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Throttles data requests with a sliding window that advertises
+    /// nothing (see [`Throttle`]); checked before the advertised rate limit.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
         self
     }
 
@@ -267,6 +279,11 @@ impl RunningServer {
     /// A snapshot of the request counters.
     pub fn stats(&self) -> Stats {
         self.state.counters.snapshot()
+    }
+
+    /// The [`Throttle`]'s controls and counters, if one is configured.
+    pub fn throttle(&self) -> Option<ThrottleHandle> {
+        self.state.throttle.clone().map(ThrottleHandle)
     }
 
     /// The data served now: the configured [`Dataset`], or its latest

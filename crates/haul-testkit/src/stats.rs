@@ -35,6 +35,9 @@ pub struct Stats {
     pub injected_429: u64,
     /// `429`s sent because the client exceeded the advertised rate limit.
     pub over_limit_429: u64,
+    /// `429`s sent by the header-less [`Throttle`](crate::Throttle) (the
+    /// client went over a limit nobody advertised).
+    pub throttle_429: u64,
     /// Connections closed before any response byte.
     pub resets_before_response: u64,
     /// Connections closed part-way through a response body.
@@ -64,8 +67,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// All injected faults together (not counting over-limit 429s, which the
-    /// client caused).
+    /// All injected faults together (not counting over-limit and throttle
+    /// 429s, which the client caused).
     pub fn faults_injected(&self) -> u64 {
         self.injected_503
             + self.injected_500
@@ -92,6 +95,7 @@ pub(crate) struct Counters {
     pub(crate) injected_502: AtomicU64,
     pub(crate) injected_429: AtomicU64,
     pub(crate) over_limit_429: AtomicU64,
+    pub(crate) throttle_429: AtomicU64,
     pub(crate) resets_before_response: AtomicU64,
     pub(crate) resets_mid_body: AtomicU64,
     pub(crate) truncated_bodies: AtomicU64,
@@ -127,6 +131,7 @@ impl Counters {
             injected_502: get(&self.injected_502),
             injected_429: get(&self.injected_429),
             over_limit_429: get(&self.over_limit_429),
+            throttle_429: get(&self.throttle_429),
             resets_before_response: get(&self.resets_before_response),
             resets_mid_body: get(&self.resets_mid_body),
             truncated_bodies: get(&self.truncated_bodies),

@@ -14,7 +14,7 @@
 //! | sending requests | [`Transport`] | [`ReqwestTransport`] | [`transport`] |
 //! | walking pages | [`Paginator`] | [`CursorPaginator`], [`LastRecordCursor`], [`HeaderCursor`], [`NextUrlPaginator`], [`LinkHeaderPaginator`], [`OffsetPaginator`], [`PageNumberPaginator`], [`SinglePage`], [`AutoPaginator`] | [`paginate`] |
 //! | retrying | [`RetryPolicy`], [`Classifier`] | [`ExponentialBackoff`], [`HttpClassifier`] | [`retry`] |
-//! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`], [`HeaderAdaptive`], [`MaxInFlight`] | [`ratelimit`] |
+//! | pacing | [`RateLimiter`] | [`Unlimited`], [`FixedRate`], [`HeaderAdaptive`], [`AdaptiveRate`], [`MaxInFlight`] | [`ratelimit`] |
 //! | storing | [`Sink`] | [`SqliteSink`], [`JsonLinesSink`], [`MemorySink`] | [`sink`] |
 //!
 //! ```
@@ -64,8 +64,8 @@ pub use haul_paginate::{
     RecordSelector, SinglePage,
 };
 pub use haul_ratelimit::{
-    AdaptiveConcurrency, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit, RateLimiter,
-    Unlimited,
+    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit,
+    RateLimiter, Unlimited,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{
