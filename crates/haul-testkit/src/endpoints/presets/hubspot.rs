@@ -2,7 +2,7 @@
 //! no `paging` on the last page, and an `after` token that arrives already
 //! percent-encoded (encoding it again breaks it). Incremental reads go
 //! through the search endpoint, with `hs_lastmodifieddate GTE <epoch ms>`
-//! in the JSON body and `after` there too.
+//! in the JSON body and a plain `after` token there too.
 //! <https://developers.hubspot.com/docs/api/crm/understanding-the-crm>,
 //! <https://developers.hubspot.com/docs/api/crm/search>
 
@@ -66,8 +66,9 @@ pub(super) fn since(body: &[u8]) -> Result<Option<u64>, ApiError> {
             Some(Value::Number(n)) => n.as_u64(),
             _ => None,
         };
-        // HubSpot takes epoch milliseconds; seconds here would be 1970.
-        return match value.filter(|ms| *ms >= 100_000_000_000) {
+        // HubSpot takes epoch milliseconds (seconds here would mean 1970,
+        // and the whole listing would come back).
+        return match value {
             Some(ms) => Ok(Some(ms / 1000)),
             None => Err(ApiError::bad_request(
                 "invalid_request",
@@ -99,7 +100,11 @@ pub(super) fn serve(call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiError> 
         };
         let start = match body.get("after") {
             None | Some(Value::Null) => 0,
-            Some(Value::String(raw)) => offset_of(raw, records.len())?,
+            // The search hands out plain tokens.
+            Some(Value::String(raw)) => decode_cursor(raw, records.len().saturating_sub(1))
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", format!("invalid after {raw:?}"))
+                })?,
             Some(other) => {
                 return Err(ApiError::bad_request(
                     "invalid_cursor",
@@ -125,7 +130,11 @@ pub(super) fn serve(call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiError> 
     out.push_str("\"results\":");
     push_rendered(&mut out, Emulation::HubSpot, page);
     if end < records.len() {
-        let after = token(end);
+        let after = if searching {
+            encode_cursor(end)
+        } else {
+            token(end)
+        };
         out.push_str(",\"paging\":{\"next\":{\"after\":");
         out.push_str(&json_string(&after));
         if !searching {

@@ -40,7 +40,11 @@ pub(super) fn since(query: Option<&str>) -> Result<Option<u64>, ApiError> {
 /// One page at `$skiptoken`.
 pub(super) fn serve(call: &Call<'_>) -> Result<DataPage, ApiError> {
     let size = call.page_size("$top")?;
-    let start = super::super::start_from_cursor(call, "$skiptoken")?;
+    let start = super::super::start_from_cursor(
+        call,
+        "$skiptoken",
+        &super::super::Misbehaviour::default(),
+    )?;
     let records = call.records();
     let (page, end) = window(records, start, size);
     let mut context = call.state.link_base.clone();
