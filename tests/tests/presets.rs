@@ -18,7 +18,7 @@ const MAX_PAGE: usize = 50;
 /// The first request's path and query for `api`.
 fn start(api: Emulation) -> String {
     match api {
-        Emulation::Salesforce => format!("{}?q=SELECT+Id%2C+Name+FROM+Account", api.path()),
+        Emulation::Salesforce => format!("{}?q=SELECT+Id,+Name+FROM+Account", api.path()),
         Emulation::Jira => format!("{}?jql=project+%3D+HAUL", api.path()),
         _ => api.path().to_owned(),
     }
@@ -34,9 +34,11 @@ fn builder(api: Emulation, server: &RunningServer) -> ExtractorBuilder {
         Emulation::Stripe => builder.preset(presets::stripe()),
         Emulation::HubSpot => builder.preset(presets::hubspot()),
         Emulation::Zendesk => builder.preset(presets::zendesk("tickets")),
-        Emulation::Salesforce => builder.preset(presets::salesforce()),
+        Emulation::Salesforce => {
+            builder.preset(presets::salesforce("SELECT Id, Name FROM Account"))
+        }
         Emulation::Shopify => builder.preset(presets::shopify("products")),
-        Emulation::Jira => builder.preset(presets::jira()),
+        Emulation::Jira => builder.preset(presets::jira("project = HAUL")),
         Emulation::OData => builder.preset(presets::odata()),
         other => panic!("no preset for {other:?}"),
     }
@@ -114,9 +116,8 @@ async fn incremental(api: Emulation, param: &str, check: impl Fn(&str) -> bool) 
         .await
         .unwrap();
     assert_eq!(first.records, 400, "{api:?}");
-    assert_eq!(
-        bound_sent(&server, 0, param),
-        None,
+    assert!(
+        bound_sent(&server, 0, param).is_none_or(|v| !check(&v)),
         "{api:?}: a first run is full"
     );
 
@@ -168,6 +169,36 @@ async fn stripe_sends_created_gte_in_epoch_seconds() {
 #[tokio::test]
 async fn zendesk_sends_start_time_in_epoch_seconds() {
     incremental(Emulation::Zendesk, "start_time", is_epoch_seconds).await;
+}
+
+#[tokio::test]
+async fn salesforce_puts_systemmodstamp_inside_the_soql() {
+    incremental(Emulation::Salesforce, "q", |q| {
+        q.strip_prefix("SELECT Id, Name FROM Account WHERE SystemModstamp >= ")
+            .and_then(|rest| rest.strip_suffix(" ORDER BY SystemModstamp"))
+            .is_some_and(is_rfc3339_seconds)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jira_puts_updated_inside_the_jql_in_minutes() {
+    incremental(Emulation::Jira, "jql", |jql| {
+        jql.strip_prefix("project = HAUL AND updated >= \"")
+            .and_then(|rest| rest.strip_suffix('"'))
+            .is_some_and(|date| date.len() == 16 && date.as_bytes()[4] == b'/')
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn odata_filters_on_last_modified() {
+    incremental(Emulation::OData, "$filter", |filter| {
+        filter
+            .strip_prefix("lastModifiedDateTime ge ")
+            .is_some_and(is_rfc3339_seconds)
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -7,12 +7,12 @@
 //! |---|---|---|---|---|
 //! | [`github`] | `Link` header, `per_page=100` | the root array | `since` (RFC 3339) | `X-RateLimit-*`, `403` + `Remaining: 0` |
 //! | [`stripe`] | `starting_after=<last id>`, `has_more`, `limit=100` | `/data` | `created[gte]` (epoch seconds) | `429` |
-//! | [`hubspot`] | `/paging/next/after` (pre-encoded), `limit=100` | `/results` | — (see [`hubspot_search`]) | `X-HubSpot-RateLimit-*` |
+//! | [`hubspot`] | `/paging/next/after` (pre-encoded), `limit=100` | `/results` | — (the listing takes none) | `X-HubSpot-RateLimit-*` |
 //! | [`zendesk`] | `/links/next` until `/meta/has_more` is false, `page[size]=100` | `/<resource>` | `start_time` (epoch seconds) | `X-Rate-Limit`, `429` + `Retry-After` |
 //! | [`shopify`] | `Link` header with `page_info`, `limit=250` | `/<resource>` | `updated_at_min` (RFC 3339) | `X-Shopify-Shop-Api-Call-Limit`, `429` + `Retry-After` |
-//! | [`salesforce`] | relative `/nextRecordsUrl` until it is absent (`done`) | `/records` | see [`salesforce`] | `Sforce-Limit-Info` |
-//! | [`jira`] | `startAt` / `maxResults=100`, `total` | `/issues` or `/values` | see [`jira`] | `X-RateLimit-*`, `429` + `Retry-After` |
-//! | [`odata`] | `/@odata.nextLink`, `$top=100` | `/value` | see [`odata`] | `429` + `Retry-After` |
+//! | [`salesforce`] | relative `/nextRecordsUrl` until it is absent (`done`) | `/records` | `SystemModstamp >= …` inside the SOQL | `Sforce-Limit-Info` |
+//! | [`jira`] | `startAt` / `maxResults=100`, `total` | `/issues` or `/values` | `updated >= "yyyy/MM/dd HH:mm"` inside the JQL | `X-RateLimit-*`, `429` + `Retry-After` |
+//! | [`odata`] | `/@odata.nextLink`, `$top=100` | `/value` | `$filter=lastModifiedDateTime ge …` | `429` + `Retry-After` |
 //!
 //! Every part stays overridable: [`Preset::map_paginator`] reaches the
 //! paginator's own builder (`.page_size(…)`, `.records_at(…)`),
@@ -47,7 +47,7 @@
 
 use std::sync::Arc;
 
-use haul_extractor::{BoundFormat, ExtractorBuilder, Incremental};
+use haul_extractor::{BoundFormat, BoundPlacement, ExtractorBuilder, Incremental};
 use haul_paginate::{
     CursorPaginator, LastRecordCursor, LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator,
     Paginator,
@@ -237,7 +237,9 @@ pub fn stripe() -> Preset<LastRecordCursor> {
 ///   on the last page;
 /// - records: `/results`;
 /// - incremental: none — the listing takes no "updated since" filter; use
-///   [`hubspot_search`];
+///   HubSpot's search endpoint (`POST …/search`, `hs_lastmodifieddate GTE
+///   <epoch ms>` in the body) with `Incremental::placed` and
+///   `BoundPlacement::body`;
 /// - throttling: `X-HubSpot-RateLimit-Max` / `-Remaining` /
 ///   `-Interval-Milliseconds`, and `429`.
 ///
@@ -281,7 +283,9 @@ pub fn zendesk(resource: &str) -> Preset<NextUrlPaginator> {
             .page_size("page[size]", 100),
     )
     .family(HeaderFamily::Zendesk)
-    .incremental(Incremental::new("/updated_at", "start_time").format(BoundFormat::EpochSeconds))
+    .incremental(
+        Incremental::new("/updated_at", "start_time").bound_format(BoundFormat::EpochSeconds),
+    )
 }
 
 /// Shopify Admin REST list endpoints (`/admin/api/<version>/products.json`…);
@@ -315,19 +319,31 @@ pub fn shopify(resource: &str) -> Preset<LinkHeaderPaginator> {
 ///   page's URL, until it is absent (`done: true`); the batch size is the
 ///   `Sforce-Query-Options: batchSize=` header's;
 /// - records: `/records`;
+/// - incremental: inside the SOQL: `q` becomes `<select_from> WHERE
+///   SystemModstamp >= <RFC 3339> ORDER BY SystemModstamp`, on the
+///   `SystemModstamp` field (`select_from` is the query without `WHERE` or
+///   `ORDER BY`, and the same as the first request's `q`);
 /// - throttling: `Sforce-Limit-Info: api-usage=<used>/<limit>`; an
 ///   exhausted daily allowance is a `403 REQUEST_LIMIT_EXCEEDED`, which no
 ///   wait fixes.
 ///
-/// Follows <https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm>
+/// Follows <https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm>,
+/// <https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_dateformats.htm>
 /// and <https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm>.
-pub fn salesforce() -> Preset<NextUrlPaginator> {
+pub fn salesforce(select_from: &str) -> Preset<NextUrlPaginator> {
     Preset::new(
         "salesforce",
         "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm",
         NextUrlPaginator::new("/nextRecordsUrl").records_at("/records"),
     )
     .family(HeaderFamily::Salesforce)
+    .incremental(Incremental::placed(
+        "/SystemModstamp",
+        BoundPlacement::query("q").template(format!(
+            "{} WHERE SystemModstamp >= {{bound}} ORDER BY SystemModstamp",
+            select_from.trim()
+        )),
+    ))
 }
 
 /// Jira Cloud REST issue search (`GET /rest/api/3/search?jql=…`), and with
@@ -338,11 +354,17 @@ pub fn salesforce() -> Preset<NextUrlPaginator> {
 ///   (Jira may return fewer than `maxResults` without being at the end),
 ///   `maxResults=100`, until `startAt + received ≥ total`;
 /// - records: `/issues`;
+/// - incremental: inside the JQL: `jql` becomes `<jql> AND updated >=
+///   "yyyy/MM/dd HH:mm"` (minutes, rounded down; JQL reads dates in the API
+///   user's time zone: keep that user on UTC), on the `fields.updated` field
+///   (`jql` is the first request's, without `ORDER BY`);
 /// - throttling: `X-RateLimit-*` and `429` with `Retry-After`.
 ///
-/// Follows <https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination>
+/// Follows <https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination>,
+/// <https://support.atlassian.com/jira-software-cloud/docs/jql-fields/#Updated>
 /// and <https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>.
-pub fn jira() -> Preset<OffsetPaginator> {
+pub fn jira(jql: &str) -> Preset<OffsetPaginator> {
+    let jql = jql.trim().to_owned();
     Preset::new(
         "jira",
         "https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination",
@@ -351,6 +373,31 @@ pub fn jira() -> Preset<OffsetPaginator> {
             .total_at("/total")
             .records_at("/issues"),
     )
+    .incremental(Incremental::placed(
+        "/fields/updated",
+        BoundPlacement::custom(move |request, bound| {
+            let clause = format!("updated >= \"{}\"", jql_minutes(bound));
+            let full = match jql.is_empty() {
+                true => clause,
+                false => format!("{jql} AND {clause}"),
+            };
+            request.set_query("jql", &full);
+        }),
+    ))
+}
+
+/// An RFC 3339 UTC bound (`2026-01-01T00:00:30Z`) as JQL's `2026/01/01 00:00`:
+/// rounded down to the minute, so never later than the bound.
+fn jql_minutes(bound: &str) -> String {
+    match (
+        bound.get(0..4),
+        bound.get(5..7),
+        bound.get(8..10),
+        bound.get(11..16),
+    ) {
+        (Some(y), Some(m), Some(d), Some(hm)) => format!("{y}/{m}/{d} {hm}"),
+        _ => bound.to_owned(),
+    }
 }
 
 /// OData v4 services, Microsoft Graph among them (`/v1.0/users`…).
@@ -358,9 +405,13 @@ pub fn jira() -> Preset<OffsetPaginator> {
 /// - pagination: follow `/@odata.nextLink` (absolute, carrying a
 ///   `$skiptoken`) until it is absent; `$top=100`;
 /// - records: `/value`;
+/// - incremental: `$filter=lastModifiedDateTime ge <RFC 3339>` on the
+///   `lastModifiedDateTime` field (Graph's name; other services name it
+///   otherwise: `with_incremental` replaces it);
 /// - throttling: `429` with `Retry-After`.
 ///
 /// Follows <https://learn.microsoft.com/en-us/graph/paging>,
+/// <https://learn.microsoft.com/en-us/graph/filter-query-parameter>,
 /// <https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part1-protocol.html#sec_ServerDrivenPaging>
 /// and <https://learn.microsoft.com/en-us/graph/throttling>.
 pub fn odata() -> Preset<NextUrlPaginator> {
@@ -371,4 +422,8 @@ pub fn odata() -> Preset<NextUrlPaginator> {
             .records_at("/value")
             .page_size("$top", 100),
     )
+    .incremental(Incremental::placed(
+        "/lastModifiedDateTime",
+        BoundPlacement::query("$filter").template("lastModifiedDateTime ge {bound}"),
+    ))
 }

@@ -39,9 +39,9 @@ pub(crate) fn configure(
         Emulation::Stripe => with!(presets::stripe()),
         Emulation::HubSpot => with!(presets::hubspot()),
         Emulation::Zendesk => with!(presets::zendesk("tickets")),
-        Emulation::Salesforce => with!(presets::salesforce()),
+        Emulation::Salesforce => with!(presets::salesforce("SELECT Id, Name FROM Account")),
         Emulation::Shopify => with!(presets::shopify("products")),
-        Emulation::Jira => with!(presets::jira()),
+        Emulation::Jira => with!(presets::jira("project = HAUL")),
         _ => with!(presets::odata()),
     }
 }
