@@ -25,6 +25,9 @@ tasks:
           --concurrency K        pages in flight when the remaining pages are known
           --style S              pagination style: cursor (default), last-record,
                                  header-cursor, next-url, link, offset, page, graphql, auto
+          --preset NAME          a haul::presets preset against the fake API's emulation of
+                                 its API: github, stripe, hubspot, zendesk, salesforce,
+                                 shopify, jira, odata (with --incremental: its own bound)
   bench   measure haul against raw reqwest loops on the same local server
           (see `cargo xtask bench --help`)
 ";

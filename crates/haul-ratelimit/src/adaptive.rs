@@ -148,6 +148,19 @@ fn parse_retry_after(value: &str, wall: SystemTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs.min(1_000_000_000)));
     }
+    // Seconds with a fraction (Shopify's `2.0`), rounded up to the millisecond.
+    if let Some((whole, fraction)) = value.split_once('.')
+        && !whole.is_empty()
+        && !fraction.is_empty()
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+        && let Ok(secs) = value.parse::<f64>()
+    {
+        let millis = (secs.min(1e9) * 1000.0).ceil();
+        return Some(Duration::from_millis(millis as u64));
+    }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(wall).unwrap_or(Duration::ZERO))
 }
@@ -211,9 +224,19 @@ impl RateLimiter for HeaderAdaptive {
         }
         match s.remaining {
             Some(0) => {
-                let until = s
-                    .reset_at
-                    .map_or(now + Duration::from_secs(1), |r| r + self.margin);
+                let until = match s.reset_at {
+                    Some(reset_at) => reset_at + self.margin,
+                    None => {
+                        // No reset announced (Zendesk, Salesforce) and no
+                        // response on its way to say more: wait a second,
+                        // then let one request learn the budget again
+                        // rather than block forever.
+                        if s.in_flight == 0 {
+                            s.remaining = None;
+                        }
+                        now + Duration::from_secs(1)
+                    }
+                };
                 s.blocked_until = Some(until);
                 Permit::Wait(until.saturating_sub(now).max(Duration::from_millis(1)))
             }
@@ -308,6 +331,36 @@ mod tests {
             r = r.with_header(k, v);
         }
         r
+    }
+
+    #[test]
+    fn an_exhausted_budget_without_a_reset_is_probed_after_a_second() {
+        let limiter = HeaderAdaptive::new();
+        assert_eq!(limiter.try_acquire(Duration::ZERO), Permit::Granted);
+        limiter.observe(
+            &resp(&[("x-ratelimit-remaining", "0")]),
+            Duration::ZERO,
+            SystemTime::now(),
+        );
+        limiter.release();
+        assert_eq!(
+            limiter.try_acquire(Duration::ZERO),
+            Permit::Wait(Duration::from_secs(1))
+        );
+        // Not forever: after the wait, one request may learn the budget.
+        assert_eq!(limiter.try_acquire(Duration::from_secs(1)), Permit::Granted);
+    }
+
+    #[test]
+    fn a_fractional_retry_after_is_honoured_in_full() {
+        let mut r = resp(&[("retry-after", "2.0")]);
+        r.status = http::StatusCode::TOO_MANY_REQUESTS;
+        let h = RateLimitHeaders::parse(&r, SystemTime::now());
+        assert_eq!(h.retry_after, Some(Duration::from_secs(2)));
+        let mut r = resp(&[("retry-after", "0.25")]);
+        r.status = http::StatusCode::TOO_MANY_REQUESTS;
+        let h = RateLimitHeaders::parse(&r, SystemTime::now());
+        assert_eq!(h.retry_after, Some(Duration::from_millis(250)));
     }
 
     #[test]

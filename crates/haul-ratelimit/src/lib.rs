@@ -41,6 +41,7 @@ mod chain;
 mod concurrency;
 mod limiter;
 mod pacer;
+mod vendor;
 
 pub use adaptive::{HeaderAdaptive, RateLimitHeaders};
 pub use adaptive_concurrency::AdaptiveConcurrency;
@@ -49,3 +50,4 @@ pub use chain::AllOf;
 pub use concurrency::MaxInFlight;
 pub use limiter::{Permit, RateLimiter, Unlimited};
 pub use pacer::FixedRate;
+pub use vendor::{HeaderFamily, VendorHeaders};

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 /// Parses a `Retry-After` value relative to `now`.
 ///
-/// Accepts delta-seconds (`"120"`) and HTTP-dates (`"Wed, 21 Oct 2015 07:28:00 GMT"`).
+/// Accepts delta-seconds (`"120"`), decimal seconds (`"2.0"`, rounded up to the millisecond) and HTTP-dates (`"Wed, 21 Oct 2015 07:28:00 GMT"`).
 /// A date in the past means "now" (zero). Anything else is `None`.
 ///
 /// ```
@@ -14,6 +14,9 @@ use std::time::{Duration, SystemTime};
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
 /// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(80)));
 /// assert_eq!(parse_retry_after("soon", now), None);
+/// // Shopify sends seconds with a fraction.
+/// assert_eq!(parse_retry_after("2.0", now), Some(Duration::from_secs(2)));
+/// assert_eq!(parse_retry_after("0.0015", now), Some(Duration::from_millis(2)));
 /// ```
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
@@ -23,8 +26,37 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
             value.parse::<u64>().unwrap_or(u64::MAX),
         ));
     }
+    if let Some(delay) = decimal_seconds(value) {
+        return Some(delay);
+    }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Seconds with a fraction, as Shopify sends them (`"2.0"`): not RFC 9110's
+/// delta-seconds, but unambiguous. Rounded up to the millisecond, so the
+/// wait is never shorter than asked.
+fn decimal_seconds(value: &str) -> Option<Duration> {
+    let (whole, fraction) = value.split_once('.')?;
+    if whole.is_empty()
+        || fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs = whole.parse::<u64>().unwrap_or(u64::MAX);
+    // The first three digits are milliseconds; any further non-zero digit rounds up.
+    let mut millis = 0u64;
+    for (i, digit) in fraction.bytes().take(3).enumerate() {
+        millis += u64::from(digit - b'0') * 10u64.pow(2 - i as u32);
+    }
+    if fraction.bytes().skip(3).any(|b| b != b'0') {
+        millis += 1;
+    }
+    Some(Duration::from_secs(secs).saturating_add(Duration::from_millis(millis)))
 }
 
 #[cfg(test)]

@@ -99,6 +99,27 @@
 //! `GET /redirect?to=<url>[&status=301|302|303|307|308]` answers that
 //! redirect (default 302) to `<url>` verbatim.
 //!
+//! # Emulated APIs
+//!
+//! Each [`Emulation`] serves the same records the way one well-known API
+//! documents it — its path, parameters, envelope, "updated since" filter,
+//! rate-limit headers and way of throttling — for testing presets end to end:
+//!
+//! | API | request | response | since | over the limit |
+//! |---|---|---|---|---|
+//! | GitHub | `GET /repos/haul-rs/haul/issues?per_page=&page=` | `/link`'s array and `Link` header | `since` (RFC 3339) | `403`, `X-RateLimit-Remaining: 0` |
+//! | Stripe | `GET /v1/customers?limit=&starting_after=` | `{"object":"list","data","has_more","url"}` | `created[gte]` (epoch s) | `429` |
+//! | HubSpot | `GET /crm/v3/objects/contacts?limit=&after=`, `POST …/search` | `{"results","paging":{"next":{"after","link"}}}`, `after` percent-encoded | search body: `hs_lastmodifieddate GTE <epoch ms>` | `429`; `X-HubSpot-RateLimit-*` |
+//! | Zendesk | `GET /api/v2/tickets?page[size]=&page[after]=` | `{"tickets","meta":{"has_more",…},"links":{"next",…}}`, a next link on the last page too | `start_time` (epoch s) | `429` + `Retry-After`; `X-Rate-Limit*` |
+//! | Salesforce | `GET /services/data/v60.0/query?q=SELECT…` | `{"totalSize","done","records","nextRecordsUrl"}` (relative) | `SystemModstamp >= <datetime>` in the SOQL | `403 REQUEST_LIMIT_EXCEEDED`; `Sforce-Limit-Info` |
+//! | Shopify | `GET /admin/api/2024-01/products.json?limit=` | `{"products"}`, `Link` with `page_info` (no other filter beside it) | `updated_at_min` (RFC 3339) | `429` + `Retry-After: 2.0`; `X-Shopify-Shop-Api-Call-Limit` |
+//! | Jira | `GET /rest/api/3/search?jql=&startAt=&maxResults=` | `{"startAt","maxResults","total","isLast","issues"}`, at most 37 a page | `updated >= "yyyy/MM/dd HH:mm"` in the JQL | `429` + `Retry-After`; `X-RateLimit-*` |
+//! | OData | `GET /v1.0/users?$top=` | `{"@odata.context","value","@odata.nextLink"}` | `$filter=lastModifiedDateTime ge <RFC 3339>` | `429` + `Retry-After` |
+//!
+//! Some APIs add fields of their own to each record; [`Emulation::render`]
+//! says how a dataset record appears. The rate-limit headers and the answer
+//! over the limit follow the API when a [`RateLimit`] is configured.
+//!
 //! # Credentials
 //!
 //! [`FakeApiBuilder::require_auth`] makes the pagination endpoints answer
@@ -187,6 +208,7 @@ mod tls;
 
 pub use auth::{AuthRequirement, OAuthClient};
 pub use dataset::{Dataset, Mutation};
+pub use endpoints::presets::Emulation;
 pub use faults::{FaultKind, Faults, RetryAfterStyle};
 pub use proxy::{ForwardProxy, ProxiedRequest};
 pub use ratelimit::{RateLimit, ResetStyle};

@@ -110,6 +110,11 @@ impl RateWindow {
         }
     }
 
+    /// The configured limit.
+    pub(crate) fn config(&self) -> &RateLimit {
+        &self.config
+    }
+
     /// Counts one request arriving at `now`.
     pub(crate) fn admit(&self, now: Instant) -> Admission {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Limited};
 
 use crate::auth;
 use crate::body::{Body, BoxError, InjectedReset};
+use crate::endpoints::presets::Emulation;
 use crate::endpoints::{self, Call, DataPage};
 use crate::inject;
 use crate::instant::parse_instant;
@@ -33,6 +34,8 @@ enum Style {
     Offset,
     PageNumber,
     Graphql,
+    /// A well-known API's emulation.
+    Api(Emulation),
 }
 
 /// Answers one request; an `Err` closes the connection without a response.
@@ -53,7 +56,9 @@ where
             .log
             .note(&parts.method, path, query, &parts.headers, form);
     };
+    let emulated = Emulation::route(&parts.method, path);
     let style = match (&parts.method, path) {
+        _ if let Some(api) = emulated => Style::Api(api),
         (&Method::GET, "/items") => Style::Cursor,
         (&Method::GET, "/last-record") => Style::LastRecord,
         (&Method::GET, "/header-cursor") => Style::HeaderCursor,
@@ -105,7 +110,12 @@ where
     {
         return Ok(response);
     }
-    let body = if style == Style::Graphql {
+    let reads_body = match style {
+        Style::Graphql => true,
+        Style::Api(api) => api.reads_body(&parts.method),
+        _ => false,
+    };
+    let body = if reads_body {
         match read_body(body).await {
             Ok(body) => body,
             Err(err) => return Ok(err.into_response(&state.counters)),
@@ -163,38 +173,52 @@ async fn data(
     let mut limit_headers = HeaderMap::new();
     if let Some(window) = &state.rate_limit {
         let admission = window.admit(tokio::time::Instant::now());
-        window.headers(admission, SystemTime::now(), &mut limit_headers);
+        match style {
+            Style::Api(api) => {
+                api.limit_headers(
+                    window.config(),
+                    admission,
+                    SystemTime::now(),
+                    &mut limit_headers,
+                );
+            }
+            _ => window.headers(admission, SystemTime::now(), &mut limit_headers),
+        }
         if !admission.allowed {
-            let mut response = inject::over_limit(admission.reset_in, &state.counters);
+            let mut response = match style {
+                Style::Api(api) => api.over_limit(admission.reset_in, &state.counters),
+                _ => inject::over_limit(admission.reset_in, &state.counters),
+            };
             response.headers_mut().extend(limit_headers);
             return Ok(response);
         }
     }
     // One version of the data for the whole request, whatever changes meanwhile.
     let version = state.data.current();
-    let view = match (
-        params::param(query, "updated_since"),
-        params::param(query, "updated_since_ms"),
-    ) {
-        (None, None) => Ok(None),
-        (Some(raw), _) => match parse_instant(&raw) {
-            Some(since) => Ok(Some(version.since(since))),
-            None => Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("updated_since must be RFC 3339 or Unix seconds, got {raw:?}"),
-            )),
-        },
-        // Whole Unix milliseconds, rounded down to the second the data keeps.
-        (None, Some(raw)) => match raw.parse::<u64>() {
-            Ok(millis) if raw.bytes().all(|b| b.is_ascii_digit()) => {
-                Ok(Some(version.since(millis / 1000)))
-            }
-            _ => Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("updated_since_ms must be Unix milliseconds, got {raw:?}"),
-            )),
+    let since = match style {
+        Style::Api(api) => api.since(path, query, body),
+        _ => match (
+            params::param(query, "updated_since"),
+            params::param(query, "updated_since_ms"),
+        ) {
+            (None, None) => Ok(None),
+            (Some(raw), _) => parse_instant(&raw).map(Some).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("updated_since must be RFC 3339 or Unix seconds, got {raw:?}"),
+                )
+            }),
+            // Whole Unix milliseconds, rounded down to the second the data keeps.
+            (None, Some(raw)) => match raw.parse::<u64>() {
+                Ok(millis) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(millis / 1000)),
+                _ => Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("updated_since_ms must be Unix milliseconds, got {raw:?}"),
+                )),
+            },
         },
     };
+    let view = since.map(|since| since.map(|since| version.since(since)));
     let render = || {
         let view = view?;
         let call = Call {
@@ -223,5 +247,6 @@ fn render(style: Style, call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiErr
         Style::Offset => endpoints::offset::serve(call),
         Style::PageNumber => endpoints::page_number::serve(call),
         Style::Graphql => endpoints::graphql::serve(call, body),
+        Style::Api(api) => api.serve(call, body),
     }
 }

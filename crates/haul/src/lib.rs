@@ -41,6 +41,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod presets;
+
 pub use haul_core as core;
 pub use haul_extractor as extractor;
 pub use haul_paginate as paginate;
@@ -64,8 +66,8 @@ pub use haul_paginate::{
     RecordSelector, SinglePage,
 };
 pub use haul_ratelimit::{
-    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, MaxInFlight, Permit,
-    RateLimiter, Unlimited,
+    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, HeaderFamily,
+    MaxInFlight, Permit, RateLimiter, Unlimited, VendorHeaders,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{

@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: the fake API, extracted through the full stack, verified.
 
+mod presets;
 mod progress;
 mod sink;
 mod styles;
@@ -14,7 +15,9 @@ use haul::{
     ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, HumanDuration, Incremental,
     RunSummary,
 };
-use haul_testkit::{Dataset, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki};
+use haul_testkit::{
+    Dataset, Emulation, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki,
+};
 use serde::Serialize;
 
 use progress::Progress;
@@ -35,6 +38,7 @@ pub(crate) struct Options {
     faults: bool,
     concurrency: usize,
     style: String,
+    preset: Option<Emulation>,
     incremental: bool,
     /// `--tls`: a CA made for this run; the server speaks HTTPS with a
     /// certificate it issued, and the client trusts only that CA.
@@ -55,6 +59,7 @@ impl Options {
                 "--kill-after-pages",
                 "--concurrency",
                 "--style",
+                "--preset",
             ],
             &["--faults", "--incremental", "--tls"],
         )?;
@@ -76,6 +81,15 @@ impl Options {
             faults: switches.contains(&"--faults"),
             concurrency: crate::number(&map, "--concurrency", 1)?,
             style: map.get("--style").unwrap_or(&"cursor").to_string(),
+            preset: match map.get("--preset") {
+                None => None,
+                Some(name) => Some(Emulation::from_name(name).ok_or_else(|| {
+                    format!(
+                        "unknown --preset {name:?}; one of: {}",
+                        presets::names().join(", ")
+                    )
+                })?),
+            },
             incremental: switches.contains(&"--incremental"),
             tls: switches
                 .contains(&"--tls")
@@ -95,6 +109,12 @@ impl Options {
                 options.style,
                 styles::STYLES.join(", ")
             ));
+        }
+        if options.preset.is_some() && map.contains_key("--style") {
+            return Err(
+                "--preset and --style exclude each other: a preset brings its own pagination"
+                    .into(),
+            );
         }
         if options.page_size == 0 {
             return Err("--page-size must be at least 1".into());
@@ -121,6 +141,8 @@ struct Report {
     seed: u64,
     sink: &'static str,
     style: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preset: Option<&'static str>,
     output: String,
     faults: bool,
     server_requests: u64,
@@ -151,7 +173,11 @@ async fn start_server(
         .port(port)
         .dataset(dataset.clone())
         .default_page_size(options.page_size)
-        .max_page_size(options.page_size.max(1000));
+        // A preset asks for its API's largest page: serve `--page-size`.
+        .max_page_size(match options.preset {
+            Some(_) => options.page_size,
+            None => options.page_size.max(1000),
+        });
     if options.faults {
         // A realistic mix (5 % 503, 2 % 429 with Retry-After, 1 % reset, 1 %
         // truncated body) behind an advertised limit of 50 requests/s.
@@ -176,12 +202,15 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
     let generated = Instant::now();
     let dataset = Dataset::generate(options.seed, options.records);
     eprintln!(
-        "haul demo: {} records (seed {}) generated in {}; {} per page; {} pagination; sink {}{}",
+        "haul demo: {} records (seed {}) generated in {}; {} per page; {}; sink {}{}",
         dataset.len(),
         options.seed,
         HumanDuration(generated.elapsed()),
         options.page_size,
-        options.style,
+        match options.preset {
+            Some(api) => format!("the {} preset against its emulation", api.name()),
+            None => format!("{} pagination", options.style),
+        },
         options.sink.name(),
         if options.faults { "; faults on" } else { "" },
     );
@@ -246,7 +275,7 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
     }
 
     let stored = sink.records(STREAM).await?;
-    let problems = verify::verify(&stored, dataset.records());
+    let problems = verify::verify(&stored, &expected(&options, dataset.records()));
     let verified = problems.is_empty();
     if verified {
         println!(
@@ -293,6 +322,7 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
             seed: options.seed,
             sink: options.sink.name(),
             style: options.style.clone(),
+            preset: options.preset.map(Emulation::name),
             output: sink.location(STREAM),
             faults: options.faults,
             server_requests: stats.requests,
@@ -321,16 +351,25 @@ fn build_extractor(
     progress: Arc<Progress>,
     incremental: Option<Incremental>,
 ) -> Result<Extractor, String> {
-    let (request, paginator) = styles::configure(&options.style, server, options.page_size as u64)?;
-    let mut builder = Extractor::builder()
-        .request(request)
-        .paginator(paginator)
+    let mut builder = match options.preset {
+        Some(api) => presets::configure(api, server, Extractor::builder()).0,
+        None => {
+            let (request, paginator) =
+                styles::configure(&options.style, server, options.page_size as u64)?;
+            Extractor::builder().request(request).paginator(paginator)
+        }
+    };
+    builder = builder
         .stream(STREAM)
         .batch_size(1_000)
         .concurrency(options.concurrency)
         .observer(progress);
     if options.faults {
-        builder = builder.rate_limiter(HeaderAdaptive::new()).retry(
+        if options.preset.is_none() {
+            // A preset brings the limiter for its API's rate-limit headers.
+            builder = builder.rate_limiter(HeaderAdaptive::new());
+        }
+        builder = builder.retry(
             ExponentialBackoff::default()
                 .base(Duration::from_millis(50))
                 .max_attempts(8),
@@ -350,6 +389,14 @@ fn build_extractor(
     builder.build().map_err(|e| e.to_string())
 }
 
+/// The records as the API lists them: a preset's emulation adds its own fields.
+fn expected(options: &Options, records: &[String]) -> Vec<String> {
+    match options.preset {
+        Some(api) => records.iter().map(|r| api.render(r)).collect(),
+        None => records.to_vec(),
+    }
+}
+
 /// The incremental part of `--incremental`: the server's data changes, and
 /// a second run fetches only what changed since the destination's watermark.
 async fn incremental_pass(
@@ -363,9 +410,15 @@ async fn incremental_pass(
         mutation.updated.len(),
         mutation.added.len()
     );
-    let current = server.current_records();
+    let current = expected(options, &server.current_records());
     let progress = Progress::new(0, current.len() as u64, None);
-    let inc = Incremental::new("/updated_at", "updated_since").lookback(Duration::from_secs(60));
+    let inc = match options.preset {
+        Some(api) => presets::configure(api, server, Extractor::builder())
+            .1
+            .ok_or_else(|| format!("the {} preset has no incremental configuration", api.name()))?,
+        None => Incremental::new("/updated_at", "updated_since"),
+    }
+    .lookback(Duration::from_secs(60));
     let extractor = build_extractor(options, server, progress.clone(), Some(inc))?;
     let summary = extractor
         .run(sink.as_sink())

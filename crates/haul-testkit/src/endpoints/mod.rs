@@ -15,6 +15,7 @@ pub(crate) mod next_url;
 pub(crate) mod oauth;
 pub(crate) mod offset;
 pub(crate) mod page_number;
+pub(crate) mod presets;
 pub(crate) mod probes;
 pub(crate) mod redirect;
 
