@@ -35,6 +35,7 @@ mod event;
 mod extractor;
 mod fetch;
 mod incremental;
+mod partition;
 mod placement;
 mod summary;
 mod time_format;
@@ -46,5 +47,8 @@ pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::Incremental;
 pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
+pub use partition::{
+    ParentLink, Partition, Partitions, RequestTemplate, Step, TemplateError, TimeWindows,
+};
 pub use summary::{PassEnd, RunSummary};
 pub use time_format::{BoundFormat, IncrementalError, TimeFormat};
