@@ -11,7 +11,9 @@ use http::{HeaderName, HeaderValue, Method};
 #[non_exhaustive]
 pub enum TemplateError {
     /// The template names a value the stream's partitions do not have.
-    #[error("the template {template:?} names {{{name}}}, but the partitions only have {available:?}")]
+    #[error(
+        "the template {template:?} names {{{name}}}, but the partitions only have {available:?}"
+    )]
     UnknownValue {
         /// The value named.
         name: String,
@@ -299,11 +301,13 @@ impl<'a> Parsed<'a> {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Name(name) => {
-                    let value = values.get(*name).ok_or_else(|| TemplateError::UnknownValue {
-                        name: (*name).to_owned(),
-                        template: template.to_owned(),
-                        available: values.keys().cloned().collect(),
-                    })?;
+                    let value = values
+                        .get(*name)
+                        .ok_or_else(|| TemplateError::UnknownValue {
+                            name: (*name).to_owned(),
+                            template: template.to_owned(),
+                            available: values.keys().cloned().collect(),
+                        })?;
                     let bad = |reason: &str| TemplateError::BadValue {
                         name: (*name).to_owned(),
                         value: value.clone(),
@@ -391,11 +395,18 @@ mod tests {
     fn a_missing_value_is_refused_before_any_request() {
         let t = RequestTemplate::get("http://h/repos/{owner}/{repo}/issues");
         let err = t.check(&["owner".to_owned()].into()).unwrap_err();
-        assert!(matches!(&err, TemplateError::UnknownValue { name, .. } if name == "repo"), "{err}");
+        assert!(
+            matches!(&err, TemplateError::UnknownValue { name, .. } if name == "repo"),
+            "{err}"
+        );
         assert!(t.render(&vals(&[("owner", "o")])).is_err());
-        let err = t.render(&vals(&[("owner", "o"), ("repo", "")])).unwrap_err();
+        let err = t
+            .render(&vals(&[("owner", "o"), ("repo", "")]))
+            .unwrap_err();
         assert!(matches!(err, TemplateError::BadValue { .. }));
-        let err = t.render(&vals(&[("owner", "o"), ("repo", "..")])).unwrap_err();
+        let err = t
+            .render(&vals(&[("owner", "o"), ("repo", "..")]))
+            .unwrap_err();
         assert!(matches!(err, TemplateError::BadValue { .. }));
     }
 
@@ -421,9 +432,13 @@ mod tests {
 
     #[test]
     fn query_in_the_url_and_soql_in_a_parameter() {
-        let t = RequestTemplate::get("http://h/q?since={start}")
-            .query("q", "SELECT Id FROM Account WHERE SystemModstamp >= {start}");
-        let req = t.render(&vals(&[("start", "2026-01-01T00:00:00Z")])).unwrap();
+        let t = RequestTemplate::get("http://h/q?since={start}").query(
+            "q",
+            "SELECT Id FROM Account WHERE SystemModstamp >= {start}",
+        );
+        let req = t
+            .render(&vals(&[("start", "2026-01-01T00:00:00Z")]))
+            .unwrap();
         assert_eq!(req.query("since").as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(
             req.query("q").as_deref(),

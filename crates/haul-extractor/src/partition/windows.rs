@@ -64,7 +64,9 @@ impl TimeWindows {
             Step::Months(m) => m == 0,
         };
         if empty {
-            return Err(BuildError::Invalid("a time window step must be positive".into()));
+            return Err(BuildError::Invalid(
+                "a time window step must be positive".into(),
+            ));
         }
         Ok(Self {
             start,
