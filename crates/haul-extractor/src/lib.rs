@@ -30,6 +30,7 @@
 //! ```
 
 mod builder;
+mod connector;
 mod error;
 mod event;
 mod extractor;
@@ -42,6 +43,10 @@ mod time_format;
 mod walker;
 
 pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
+pub use connector::{
+    Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, FailedPartition,
+    PartitionOutcome, PartitionSummary, ResponseRule, RuleAction, StreamDef, StreamTotals,
+};
 pub use error::{BuildError, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
@@ -52,3 +57,8 @@ pub use partition::{
 };
 pub use summary::{PassEnd, RunSummary};
 pub use time_format::{BoundFormat, IncrementalError, TimeFormat};
+
+/// The connectors guide (`docs/connectors.md`), compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/connectors.md")]
+pub struct ConnectorsGuide;

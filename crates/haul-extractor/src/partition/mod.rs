@@ -71,6 +71,11 @@ impl Partition {
         }
     }
 
+    /// A partition as stored in the sink: its key and values.
+    pub(crate) fn from_stored(key: String, values: BTreeMap<String, String>) -> Self {
+        Self { key, values }
+    }
+
     /// A partition with an explicit key (checked with
     /// [`haul_sink::check_partition_key`]).
     pub fn with_key<I, K, V>(key: impl Into<String>, values: I) -> Result<Self, crate::BuildError>
