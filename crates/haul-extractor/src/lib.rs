@@ -51,10 +51,10 @@ pub use error::{BuildError, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::Incremental;
-pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
 pub use partition::{
     ParentLink, Partition, Partitions, RequestTemplate, Step, TemplateError, TimeWindows,
 };
+pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
 pub use summary::{PassEnd, RunSummary};
 pub use time_format::{BoundFormat, IncrementalError, TimeFormat};
 
