@@ -107,7 +107,7 @@ async fn run_plan(kind: Kind, parts: &BTreeMap<String, usize>, page: usize, orde
             .filter(|&i| !queues[i].1.is_empty())
             .collect();
         let pick = live[usize::from(order[turn % order.len()]) % live.len()];
-        let replay = order[(turn * 7 + 3) % order.len()] % 5 == 0;
+        let replay = order[(turn * 7 + 3) % order.len()].is_multiple_of(5);
         turn += 1;
         let (key, pages) = &mut queues[pick];
         let batch = pages.remove(0);
