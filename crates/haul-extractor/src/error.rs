@@ -115,6 +115,9 @@ pub enum ExtractError {
         #[source]
         source: crate::IncrementalError,
     },
+    /// A partition's values cannot fill the stream's request template.
+    #[error(transparent)]
+    Template(#[from] crate::TemplateError),
     /// The run failed, and committing what was fetched before the failure failed too.
     #[error("{original}; additionally, committing the records fetched before it failed: {commit}")]
     CommitAfterFailure {

@@ -14,6 +14,7 @@ use crate::event::{Event, Observer};
 use crate::walker::Walker;
 use crate::{ExtractError, ExtractorBuilder, Incremental, RunSummary};
 
+#[derive(Clone)]
 pub(crate) struct Inner {
     pub(crate) request: Request,
     pub(crate) paginator: Arc<dyn Paginator>,
@@ -73,6 +74,11 @@ impl Extractor {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The shared configuration (a connector runs each partition with a copy).
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     /// The stream name.

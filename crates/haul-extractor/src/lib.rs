@@ -30,21 +30,35 @@
 //! ```
 
 mod builder;
+mod connector;
 mod error;
 mod event;
 mod extractor;
 mod fetch;
 mod incremental;
+mod partition;
 mod placement;
 mod summary;
 mod time_format;
 mod walker;
 
 pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
+pub use connector::{
+    Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, FailedPartition,
+    PartitionOutcome, PartitionSummary, ResponseRule, RuleAction, StreamDef, StreamTotals,
+};
 pub use error::{BuildError, ErrorKind, ExtractError};
 pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::Incremental;
+pub use partition::{
+    ParentLink, Partition, Partitions, RequestTemplate, Step, TemplateError, TimeWindows,
+};
 pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
 pub use summary::{HumanDuration, PassEnd, RunSummary};
 pub use time_format::{BoundFormat, IncrementalError, TimeFormat};
+
+/// The connectors guide (`docs/connectors.md`), compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/connectors.md")]
+pub struct ConnectorsGuide;

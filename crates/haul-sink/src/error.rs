@@ -49,6 +49,10 @@ pub enum SinkError {
     /// The sink was used after `close` or before `open`.
     #[error("sink misuse: {0}")]
     Usage(String),
+    /// The sink cannot do what was asked (partitions on a sink that stores
+    /// unpartitioned streams only).
+    #[error("not supported by this sink: {0}")]
+    Unsupported(String),
     /// A background task failed.
     #[error("sink worker failed: {0}")]
     Worker(String),

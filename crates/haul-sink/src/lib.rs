@@ -47,6 +47,9 @@ pub use counting::{CountingSink, NullSink};
 pub use error::SinkError;
 pub use jsonl::JsonLinesSink;
 pub use memory::MemorySink;
-pub use sink::{Batch, Sink, max_watermark};
+pub use sink::{
+    Batch, PartitionBatch, PartitionState, SINGLE_PARTITION, Sink, check_partition_key,
+    max_watermark,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteSink, StreamConfig, Synchronous};

@@ -1,19 +1,26 @@
 //! [`MemorySink`]: an in-memory sink for tests, with the same commit semantics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use haul_core::{Checkpoint, Record};
 
-use crate::{Batch, Sink, SinkError, max_watermark};
+use crate::sink::check_partition_key;
+use crate::{
+    Batch, PartitionBatch, PartitionState, SINGLE_PARTITION, Sink, SinkError, max_watermark,
+};
 
 #[derive(Debug, Default)]
 struct StreamData {
-    records: Vec<Record>,
+    /// Each record with the key of the partition it came from.
+    records: Vec<(String, Record)>,
     /// Position of each key in `records`, when a primary key is configured.
     index: HashMap<String, usize>,
+    /// The checkpoint of the single partition.
     checkpoint: Option<Checkpoint>,
+    /// The states of named partitions.
+    partitions: BTreeMap<String, PartitionState>,
 }
 
 /// Keeps records in memory. With a primary key, writes upsert (a replayed
@@ -60,12 +67,31 @@ impl MemorySink {
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A copy of the committed records of `stream`.
+    /// A copy of the committed records of `stream` (of every partition).
     pub fn records(&self, stream: &str) -> Vec<Record> {
+        self.streams()
+            .get(stream)
+            .map(|s| s.records.iter().map(|(_, r)| r.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A copy of the committed records of `stream`, each with its partition key.
+    pub fn tagged_records(&self, stream: &str) -> Vec<(String, Record)> {
         self.streams()
             .get(stream)
             .map(|s| s.records.clone())
             .unwrap_or_default()
+    }
+
+    /// The committed checkpoint of one named partition of `stream`.
+    pub fn partition_checkpoint(&self, stream: &str, partition: &str) -> Option<Checkpoint> {
+        if partition == SINGLE_PARTITION {
+            return self.checkpoint(stream);
+        }
+        self.streams()
+            .get(stream)
+            .and_then(|s| s.partitions.get(partition))
+            .map(|p| p.checkpoint.clone())
     }
 
     /// The committed checkpoint of `stream`.
@@ -88,6 +114,29 @@ impl Sink for MemorySink {
     }
 
     async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        self.write_partition(PartitionBatch::single(batch)).await
+    }
+
+    async fn open_partition(
+        &self,
+        stream: &str,
+        partition: &str,
+    ) -> Result<Option<Checkpoint>, SinkError> {
+        check_partition_key(partition)?;
+        let mut streams = self.streams();
+        let data = streams.entry(stream.to_owned()).or_default();
+        Ok(if partition == SINGLE_PARTITION {
+            data.checkpoint.clone()
+        } else {
+            data.partitions.get(partition).map(|p| p.checkpoint.clone())
+        })
+    }
+
+    async fn write_partition(&self, batch: PartitionBatch<'_>) -> Result<(), SinkError> {
+        check_partition_key(batch.partition)?;
+        for state in batch.register {
+            check_partition_key(&state.partition)?;
+        }
         // Validate every key first so a bad record leaves nothing half-written.
         let keys = match &self.primary_key {
             None => None,
@@ -101,38 +150,101 @@ impl Sink for MemorySink {
         };
         let mut streams = self.streams();
         let data = streams.entry(batch.stream.to_owned()).or_default();
+        let n = batch.records.len();
         if keys.is_none()
+            && batch.partition == SINGLE_PARTITION
             && !batch.checkpoint.is_done()
             && data.checkpoint.as_ref() == Some(batch.checkpoint)
-            && data.records.ends_with(batch.records)
+            && data.records.len() >= n
+            && data.records[data.records.len() - n..]
+                .iter()
+                .map(|(_, r)| r)
+                .eq(batch.records.iter())
         {
             // Appending: a replay of the batch committed last mid-pass adds
             // nothing (keyed streams upsert, so a replay is harmless there;
             // a final batch is always written, as a new pass may end alike).
             return Ok(());
         }
+        let tagged = |r: &Record| (batch.partition.to_owned(), r.clone());
         match keys {
-            None => data.records.extend_from_slice(batch.records),
+            None => data.records.extend(batch.records.iter().map(tagged)),
             Some(keys) => {
                 for (key, record) in keys.into_iter().zip(batch.records) {
                     match data.index.get(&key) {
-                        Some(&at) => data.records[at] = record.clone(),
+                        Some(&at) => data.records[at] = tagged(record),
                         None => {
                             data.index.insert(key, data.records.len());
-                            data.records.push(record.clone());
+                            data.records.push(tagged(record));
                         }
                     }
                 }
             }
         }
-        data.checkpoint = Some(batch.checkpoint.clone());
+        if batch.partition == SINGLE_PARTITION {
+            data.checkpoint = Some(batch.checkpoint.clone());
+        } else {
+            data.partitions.insert(
+                batch.partition.to_owned(),
+                PartitionState {
+                    stream: batch.stream.to_owned(),
+                    partition: batch.partition.to_owned(),
+                    values: batch.values.clone(),
+                    checkpoint: batch.checkpoint.clone(),
+                },
+            );
+        }
+        for state in batch.register {
+            store_state(&mut streams, state);
+        }
+        Ok(())
+    }
+
+    async fn partition_watermark(
+        &self,
+        stream: &str,
+        partition: &str,
+        pointer: &str,
+    ) -> Result<Option<String>, SinkError> {
+        let streams = self.streams();
+        let mut max = None;
+        for (_, record) in streams
+            .get(stream)
+            .map(|s| s.records.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter(|(p, _)| p == partition)
+        {
+            if let Ok(Some(v)) = record.field(pointer) {
+                max = max_watermark(max, v);
+            }
+        }
+        Ok(max)
+    }
+
+    async fn partitions(&self, stream: &str) -> Result<Vec<PartitionState>, SinkError> {
+        Ok(self
+            .streams()
+            .get(stream)
+            .map(|s| s.partitions.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn write_state(&self, states: &[PartitionState]) -> Result<(), SinkError> {
+        for state in states {
+            check_partition_key(&state.partition)?;
+        }
+        let mut streams = self.streams();
+        for state in states {
+            store_state(&mut streams, state);
+        }
         Ok(())
     }
 
     async fn watermark(&self, stream: &str, pointer: &str) -> Result<Option<String>, SinkError> {
         let streams = self.streams();
         let mut max = None;
-        for record in streams
+        for (_, record) in streams
             .get(stream)
             .map(|s| s.records.as_slice())
             .unwrap_or(&[])
@@ -142,6 +254,16 @@ impl Sink for MemorySink {
             }
         }
         Ok(max)
+    }
+}
+
+fn store_state(streams: &mut HashMap<String, StreamData>, state: &PartitionState) {
+    let data = streams.entry(state.stream.clone()).or_default();
+    if state.partition == SINGLE_PARTITION {
+        data.checkpoint = Some(state.checkpoint.clone());
+    } else {
+        data.partitions
+            .insert(state.partition.clone(), state.clone());
     }
 }
 

@@ -16,7 +16,9 @@ use rusqlite::Connection;
 pub use config::{StreamConfig, Synchronous};
 use schema::Layout;
 
-use crate::{Batch, Sink, SinkError};
+use crate::sink::check_partition_key;
+use crate::{Batch, PartitionBatch, PartitionState, SINGLE_PARTITION, Sink, SinkError};
+use ops::StateRow;
 
 /// Stores each stream in a table of a SQLite database (compiled in; no
 /// system library needed), upserting by primary key.
@@ -24,11 +26,16 @@ use crate::{Batch, Sink, SinkError};
 /// - **Tables**: one per stream, named after it, with a `TEXT` column per
 ///   primary-key field (named after its pointer: `/id` → `id`), an indexed
 ///   `_watermark` column when [`StreamConfig::watermark`] is set, and
-///   `_record`: the record's JSON text byte for byte as received.
+///   `_record`: the record's JSON text byte for byte as received, and
+///   `_partition`: the key of the partition the record came from (`''` for
+///   an unpartitioned stream). All partitions of a stream share its table;
+///   the primary key is the record's own, so a record delivered by two
+///   partitions is stored once, tagged with the last one.
 ///   Streams not configured with [`stream`](Self::stream) use
 ///   [`StreamConfig::new`]: primary key `/id`, no watermark column.
 /// - **Exactly once**: records and checkpoint (in table `_haul_state`) are
-///   written in one transaction, so after any crash [`open`](Sink::open)
+///   written in one transaction (a named partition's state, with its values,
+///   in `_haul_partition_state`), so after any crash [`open`](Sink::open)
 ///   returns the checkpoint matching exactly the rows present; and a keyed
 ///   stream upserts, so even a batch replayed after it committed leaves one
 ///   row per key (last write wins). A record lacking its key fails the
@@ -150,12 +157,31 @@ impl SqliteSink {
             .await
     }
 
+    /// The JSON text of every record of `stream` with its partition key, in
+    /// first-insertion order.
+    pub async fn tagged_records(&self, stream: &str) -> Result<Vec<(String, String)>, SinkError> {
+        schema::check_stream(stream)?;
+        let stream = stream.to_owned();
+        self.run(move |conn, path| ops::tagged_records(conn, path, &stream))
+            .await
+    }
+
     /// The committed checkpoint of `stream`, without opening it.
     pub async fn checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, SinkError> {
         schema::check_stream(stream)?;
         let stream = stream.to_owned();
         self.run(move |conn, path| ops::read_checkpoint(conn, path, &stream))
             .await
+    }
+
+    fn state_rows(&self, states: &[PartitionState]) -> Result<Vec<StateRow>, SinkError> {
+        states
+            .iter()
+            .map(|state| {
+                check_partition_key(&state.partition)?;
+                StateRow::from_state(state, &self.path)
+            })
+            .collect()
     }
 
     fn layout(&self, stream: &str) -> Result<Arc<Layout>, SinkError> {
@@ -210,31 +236,82 @@ impl Sink for SqliteSink {
     }
 
     async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
-        let layout = self.layout(batch.stream)?;
-        let records: Vec<String> = batch
-            .records
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect();
-        let checkpoint =
-            serde_json::to_string(batch.checkpoint).map_err(|e| SinkError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("checkpoint of stream {:?}: {e}", batch.stream),
-            })?;
-        // A pass's final batch replayed cannot be told from a new one-batch
-        // pass ending the same way: only a batch mid-pass is a sure replay.
-        let mid_pass = !batch.checkpoint.is_done();
-        self.run(move |conn, path| {
-            ops::write_batch(conn, path, &layout, &records, &checkpoint, mid_pass)
-        })
-        .await
+        self.write_partition(PartitionBatch::single(batch)).await
     }
 
     async fn watermark(&self, stream: &str, pointer: &str) -> Result<Option<String>, SinkError> {
         schema::check_stream(stream)?;
         let stream = stream.to_owned();
         let pointer = pointer.to_owned();
-        self.run(move |conn, path| ops::watermark(conn, path, &stream, &pointer))
+        self.run(move |conn, path| ops::watermark(conn, path, &stream, None, &pointer))
+            .await
+    }
+
+    async fn open_partition(
+        &self,
+        stream: &str,
+        partition: &str,
+    ) -> Result<Option<Checkpoint>, SinkError> {
+        check_partition_key(partition)?;
+        let single = self.open(stream).await?;
+        if partition == SINGLE_PARTITION {
+            return Ok(single);
+        }
+        let (stream, partition) = (stream.to_owned(), partition.to_owned());
+        self.run(move |conn, path| ops::read_partition_checkpoint(conn, path, &stream, &partition))
+            .await
+    }
+
+    async fn write_partition(&self, batch: PartitionBatch<'_>) -> Result<(), SinkError> {
+        check_partition_key(batch.partition)?;
+        let layout = self.layout(batch.stream)?;
+        let records: Vec<String> = batch
+            .records
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        let own = StateRow::from_state(
+            &PartitionState {
+                stream: batch.stream.to_owned(),
+                partition: batch.partition.to_owned(),
+                values: batch.values.clone(),
+                checkpoint: batch.checkpoint.clone(),
+            },
+            &self.path,
+        )?;
+        let register = self.state_rows(batch.register)?;
+        // A pass's final batch replayed cannot be told from a new one-batch
+        // pass ending the same way: only a batch mid-pass is a sure replay.
+        let mid_pass = !batch.checkpoint.is_done();
+        self.run(move |conn, path| {
+            ops::write_batch(conn, path, &layout, &records, &own, &register, mid_pass)
+        })
+        .await
+    }
+
+    async fn partition_watermark(
+        &self,
+        stream: &str,
+        partition: &str,
+        pointer: &str,
+    ) -> Result<Option<String>, SinkError> {
+        schema::check_stream(stream)?;
+        check_partition_key(partition)?;
+        let (stream, partition, pointer) =
+            (stream.to_owned(), partition.to_owned(), pointer.to_owned());
+        self.run(move |conn, path| ops::watermark(conn, path, &stream, Some(&partition), &pointer))
+            .await
+    }
+
+    async fn partitions(&self, stream: &str) -> Result<Vec<PartitionState>, SinkError> {
+        let stream = stream.to_owned();
+        self.run(move |conn, path| ops::partitions(conn, path, &stream))
+            .await
+    }
+
+    async fn write_state(&self, states: &[PartitionState]) -> Result<(), SinkError> {
+        let rows = self.state_rows(states)?;
+        self.run(move |conn, path| ops::write_states(conn, path, &rows))
             .await
     }
 

@@ -7,9 +7,128 @@ use haul_core::Checkpoint;
 use haul_core::json::scalar_at;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::schema::{self, Layout, UPSERT_STATE, quote};
+use super::schema::{self, Layout, UPSERT_PARTITION_STATE, UPSERT_STATE, quote};
 use super::value::watermark_value;
-use crate::{SinkError, max_watermark};
+use crate::{PartitionState, SINGLE_PARTITION, SinkError, max_watermark};
+
+/// A partition state serialized for `_haul_partition_state`.
+#[derive(Debug, Clone)]
+pub(crate) struct StateRow {
+    pub(crate) stream: String,
+    pub(crate) partition: String,
+    pub(crate) values: String,
+    pub(crate) checkpoint: String,
+}
+
+impl StateRow {
+    pub(crate) fn from_state(state: &PartitionState, path: &Path) -> Result<Self, SinkError> {
+        let corrupt = |e: serde_json::Error| SinkError::Corrupt {
+            path: path.to_owned(),
+            reason: format!(
+                "state of partition {:?} of stream {:?}: {e}",
+                state.partition, state.stream
+            ),
+        };
+        Ok(Self {
+            stream: state.stream.clone(),
+            partition: state.partition.clone(),
+            values: serde_json::to_string(&state.values).map_err(corrupt)?,
+            checkpoint: serde_json::to_string(&state.checkpoint).map_err(corrupt)?,
+        })
+    }
+}
+
+/// Writes partition states (the single partition into `_haul_state`) inside `tx`.
+fn store_states(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    rows: &[StateRow],
+) -> Result<(), SinkError> {
+    for row in rows {
+        if row.partition == SINGLE_PARTITION {
+            tx.prepare_cached(UPSERT_STATE)
+                .and_then(|mut stmt| stmt.execute((&row.stream, &row.checkpoint)))
+                .map_err(db("writing a checkpoint", path))?;
+        } else {
+            tx.prepare_cached(UPSERT_PARTITION_STATE)
+                .and_then(|mut stmt| {
+                    stmt.execute((&row.stream, &row.partition, &row.values, &row.checkpoint))
+                })
+                .map_err(db("writing a partition state", path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores partition states without records, in one transaction.
+pub(crate) fn write_states(
+    conn: &mut Connection,
+    path: &Path,
+    rows: &[StateRow],
+) -> Result<(), SinkError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction", path))?;
+    store_states(&tx, path, rows)?;
+    tx.commit().map_err(db("committing partition states", path))
+}
+
+/// The committed checkpoint of a named partition.
+pub(crate) fn read_partition_checkpoint(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+    partition: &str,
+) -> Result<Option<Checkpoint>, SinkError> {
+    if partition == SINGLE_PARTITION {
+        return read_checkpoint(conn, path, stream);
+    }
+    let text: Option<String> = conn
+        .prepare_cached(
+            "SELECT checkpoint FROM _haul_partition_state WHERE stream = ?1 AND partition = ?2",
+        )
+        .and_then(|mut stmt| stmt.query_row([stream, partition], |r| r.get(0)).optional())
+        .map_err(db("reading a partition checkpoint", path))?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| SinkError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("checkpoint of partition {partition:?} of stream {stream:?}: {e}"),
+        })
+    })
+    .transpose()
+}
+
+/// Every named partition state of `stream`, in key order.
+pub(crate) fn partitions(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+) -> Result<Vec<PartitionState>, SinkError> {
+    let rows: Vec<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT partition, vals, checkpoint FROM _haul_partition_state \
+             WHERE stream = ?1 ORDER BY partition",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([stream], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(db("listing partitions", path))?;
+    rows.into_iter()
+        .map(|(partition, values, checkpoint)| {
+            let corrupt = |e: serde_json::Error| SinkError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("state of partition {partition:?} of stream {stream:?}: {e}"),
+            };
+            Ok(PartitionState {
+                stream: stream.to_owned(),
+                values: serde_json::from_str(&values).map_err(corrupt)?,
+                checkpoint: serde_json::from_str(&checkpoint).map_err(corrupt)?,
+                partition,
+            })
+        })
+        .collect()
+}
 
 /// Maps a SQLite error to [`SinkError::Database`].
 pub(crate) fn db(action: &'static str, path: &Path) -> impl FnOnce(rusqlite::Error) -> SinkError {
@@ -61,6 +180,7 @@ pub(crate) fn open_stream(
         .map_err(db("reading stream layouts", path))?;
     match known.iter().find(|(name, ..)| *name == layout.stream) {
         Some((_, keys, watermark)) => {
+            add_partition_column(&tx, path, &layout.stream)?;
             if *keys != layout.keys_json() || *watermark != layout.watermark {
                 return Err(SinkError::Usage(format!(
                     "stream {:?} in {} was created with primary key {keys} and watermark \
@@ -97,6 +217,37 @@ pub(crate) fn open_stream(
     Ok(checkpoint)
 }
 
+/// Tables created before partitions existed get the partition column (empty:
+/// their records all belong to the single partition).
+fn add_partition_column(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    stream: &str,
+) -> Result<(), SinkError> {
+    let has: bool = tx
+        .prepare(&format!(
+            "SELECT count(*) FROM pragma_table_info({}) WHERE name = ?1",
+            sql_string(stream)
+        ))
+        .and_then(|mut stmt| stmt.query_row([schema::PARTITION], |r| r.get::<_, i64>(0)))
+        .map(|n| n > 0)
+        .map_err(db("inspecting a stream table", path))?;
+    if !has {
+        tx.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} TEXT NOT NULL DEFAULT ''",
+            quote(stream),
+            quote(schema::PARTITION)
+        ))
+        .map_err(db("adding the partition column", path))?;
+    }
+    Ok(())
+}
+
+/// A single-quoted SQL string literal.
+fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The committed checkpoint of `stream`.
 pub(crate) fn read_checkpoint(
     conn: &Connection,
@@ -128,7 +279,8 @@ pub(crate) fn write_batch(
     path: &Path,
     layout: &Layout,
     records: &[String],
-    checkpoint: &str,
+    own: &StateRow,
+    register: &[StateRow],
     mid_pass: bool,
 ) -> Result<(), SinkError> {
     let tx = conn
@@ -136,7 +288,8 @@ pub(crate) fn write_batch(
         .map_err(db("starting a transaction", path))?;
     if mid_pass
         && layout.keys.is_empty()
-        && already_committed(&tx, path, layout, records, checkpoint)?
+        && own.partition == SINGLE_PARTITION
+        && already_committed(&tx, path, layout, records, &own.checkpoint)?
     {
         tracing::debug!(stream = %layout.stream, "batch already committed (a replay): not written again");
         return Ok(());
@@ -174,13 +327,15 @@ pub(crate) fn write_batch(
                 .raw_bind_parameter(at, json.as_str())
                 .map_err(db("binding a record", path))?;
             insert
+                .raw_bind_parameter(at + 1, own.partition.as_str())
+                .map_err(db("binding a partition key", path))?;
+            insert
                 .raw_execute()
                 .map_err(db("inserting a record", path))?;
         }
-        tx.prepare_cached(UPSERT_STATE)
-            .and_then(|mut stmt| stmt.execute((&layout.stream, checkpoint)))
-            .map_err(db("writing the checkpoint", path))?;
     }
+    store_states(&tx, path, std::slice::from_ref(own))?;
+    store_states(&tx, path, register)?;
     tx.commit().map_err(db("committing a batch", path))
 }
 
@@ -233,6 +388,7 @@ pub(crate) fn watermark(
     conn: &Connection,
     path: &Path,
     stream: &str,
+    partition: Option<&str>,
     pointer: &str,
 ) -> Result<Option<String>, SinkError> {
     let Some(configured) = stored_watermark(conn, path, stream)? else {
@@ -240,22 +396,27 @@ pub(crate) fn watermark(
     };
     let table = quote(stream);
     let record = quote(schema::RECORD);
+    // `?1 IS NULL` selects every partition.
+    let of_partition = format!("(?1 IS NULL OR {} = ?1)", quote(schema::PARTITION));
     if configured.as_deref() == Some(pointer) {
         let wm = quote(schema::WATERMARK);
         let sql = format!(
-            "SELECT {record} FROM {table} WHERE {wm} IS NOT NULL ORDER BY {wm} DESC LIMIT 1"
+            "SELECT {record} FROM {table} WHERE {wm} IS NOT NULL AND {of_partition} \
+             ORDER BY {wm} DESC LIMIT 1"
         );
         let top: Option<String> = conn
             .prepare_cached(&sql)
-            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
+            .and_then(|mut stmt| stmt.query_row([partition], |r| r.get(0)).optional())
             .map_err(db("reading the watermark", path))?;
         return Ok(top.and_then(|json| scalar_at(&json, pointer).ok().flatten()));
     }
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {record} FROM {table}"))
+        .prepare_cached(&format!(
+            "SELECT {record} FROM {table} WHERE {of_partition}"
+        ))
         .map_err(db("scanning for the watermark", path))?;
     let mut rows = stmt
-        .query([])
+        .query([partition])
         .map_err(db("scanning for the watermark", path))?;
     let mut max = None;
     while let Some(row) = rows
@@ -289,6 +450,29 @@ pub(crate) fn records(
     );
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(db("reading records", path))
+}
+
+/// Every record of `stream` with its partition key, in first-insertion order.
+pub(crate) fn tagged_records(
+    conn: &Connection,
+    path: &Path,
+    stream: &str,
+) -> Result<Vec<(String, String)>, SinkError> {
+    if stored_watermark(conn, path, stream)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {}, {} FROM {} ORDER BY rowid",
+        quote(schema::PARTITION),
+        quote(schema::RECORD),
+        quote(stream)
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
         .map_err(db("reading records", path))
 }
 

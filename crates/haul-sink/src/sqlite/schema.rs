@@ -11,6 +11,9 @@ pub(crate) const RECORD: &str = "_record";
 /// The indexed column holding the configured watermark field.
 pub(crate) const WATERMARK: &str = "_watermark";
 
+/// The column holding each record's partition key (`''` for an unpartitioned stream).
+pub(crate) const PARTITION: &str = "_partition";
+
 /// Tables haul itself keeps in the database.
 pub(crate) const META_DDL: &str = "\
 CREATE TABLE IF NOT EXISTS _haul_streams (
@@ -21,7 +24,19 @@ CREATE TABLE IF NOT EXISTS _haul_streams (
 CREATE TABLE IF NOT EXISTS _haul_state (
     stream TEXT PRIMARY KEY NOT NULL,
     checkpoint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _haul_partition_state (
+    stream TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    vals TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    PRIMARY KEY (stream, partition)
 );";
+
+/// Commits a named partition's values and checkpoint; runs in the batch's transaction.
+pub(crate) const UPSERT_PARTITION_STATE: &str = "INSERT INTO _haul_partition_state \
+     (stream, partition, vals, checkpoint) VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (stream, partition) DO UPDATE SET vals = excluded.vals, checkpoint = excluded.checkpoint";
 
 /// Commits a stream's checkpoint; runs in the batch's transaction.
 pub(crate) const UPSERT_STATE: &str = "INSERT INTO _haul_state (stream, checkpoint) VALUES (?1, ?2) \
@@ -48,10 +63,11 @@ impl Layout {
             if columns.iter().any(|c| c.eq_ignore_ascii_case(column))
                 || column.eq_ignore_ascii_case(RECORD)
                 || column.eq_ignore_ascii_case(WATERMARK)
+                || column.eq_ignore_ascii_case(PARTITION)
             {
                 return Err(SinkError::Usage(format!(
                     "primary key pointer {pointer:?} of stream {:?} names a column that is \
-                     already taken (keys must be distinct, {RECORD:?} and {WATERMARK:?} are reserved)",
+                     already taken (keys must be distinct, {RECORD:?}, {WATERMARK:?} and {PARTITION:?} are reserved)",
                     config.name
                 )));
             }
@@ -74,6 +90,7 @@ impl Layout {
             defs.push(quote(WATERMARK));
         }
         defs.push(format!("{} TEXT NOT NULL", quote(RECORD)));
+        defs.push(format!("{} TEXT NOT NULL DEFAULT ''", quote(PARTITION)));
         if !key_cols.is_empty() {
             defs.push(format!("PRIMARY KEY ({})", key_cols.join(", ")));
         }
@@ -92,6 +109,7 @@ impl Layout {
             insert_cols.push(quote(WATERMARK));
         }
         insert_cols.push(quote(RECORD));
+        insert_cols.push(quote(PARTITION));
         let placeholders: Vec<String> = (1..=insert_cols.len()).map(|i| format!("?{i}")).collect();
         let mut insert = format!(
             "INSERT INTO {table} ({}) VALUES ({})",
@@ -104,6 +122,7 @@ impl Layout {
                 set.push(format!("{0} = excluded.{0}", quote(WATERMARK)));
             }
             set.push(format!("{0} = excluded.{0}", quote(RECORD)));
+            set.push(format!("{0} = excluded.{0}", quote(PARTITION)));
             insert.push_str(&format!(
                 " ON CONFLICT ({}) DO UPDATE SET {}",
                 key_cols.join(", "),
@@ -168,9 +187,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             layout.insert,
-            "INSERT INTO \"orders\" (\"shop\", \"order/id\", \"_watermark\", \"_record\") \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (\"shop\", \"order/id\") DO UPDATE SET \
-             \"_watermark\" = excluded.\"_watermark\", \"_record\" = excluded.\"_record\""
+            "INSERT INTO \"orders\" (\"shop\", \"order/id\", \"_watermark\", \"_record\", \"_partition\") \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (\"shop\", \"order/id\") DO UPDATE SET \
+             \"_watermark\" = excluded.\"_watermark\", \"_record\" = excluded.\"_record\", \
+             \"_partition\" = excluded.\"_partition\""
         );
         assert!(layout.create.contains("CREATE INDEX \"orders#_watermark\""));
     }
@@ -180,7 +200,7 @@ mod tests {
         let layout = Layout::new(&StreamConfig::new("events").append_only()).unwrap();
         assert_eq!(
             layout.insert,
-            "INSERT INTO \"events\" (\"_record\") VALUES (?1)"
+            "INSERT INTO \"events\" (\"_record\", \"_partition\") VALUES (?1, ?2)"
         );
     }
 
@@ -191,7 +211,13 @@ mod tests {
 
     #[test]
     fn bad_pointers_and_reserved_columns_are_rejected() {
-        for keys in [vec!["id"], vec!["/"], vec!["/_record"], vec!["/a", "/A"]] {
+        for keys in [
+            vec!["id"],
+            vec!["/"],
+            vec!["/_record"],
+            vec!["/a", "/A"],
+            vec!["/_partition"],
+        ] {
             let err = Layout::new(&StreamConfig::new("s").primary_key(keys.clone())).unwrap_err();
             assert!(matches!(err, SinkError::Usage(_)), "{keys:?}");
         }

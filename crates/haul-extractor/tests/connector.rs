@@ -1,0 +1,639 @@
+//! The connector: partitions under one budget, parent→child discovery,
+//! resume, response rules — against a scripted in-process API under paused time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use haul_core::{Request, Response, TransportError};
+use haul_extractor::{
+    Connector, ConnectorError, Incremental, ParentLink, Partition, Partitions, RequestTemplate,
+    ResponseRule, RuleAction, Step, StreamDef, TimeFormat, TimeWindows,
+};
+use haul_paginate::CursorPaginator;
+use haul_sink::{MemorySink, Sink};
+use haul_transport::Transport;
+
+/// One served request: path, cursor, and the paused-clock time it was served.
+#[derive(Debug, Clone)]
+struct Served {
+    path: String,
+    #[allow(dead_code)]
+    query: String,
+    at: tokio::time::Instant,
+}
+
+type Route = dyn Fn(&Request) -> (u16, String) + Send + Sync;
+
+/// An API answering each request from a closure after `latency`.
+struct Api {
+    latency: Duration,
+    route: Box<Route>,
+    log: Mutex<Vec<Served>>,
+    /// Requests that hang forever from this one on (a process killed mid-run).
+    hang_after: AtomicUsize,
+}
+
+impl Api {
+    fn new(
+        latency: Duration,
+        route: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            latency,
+            route: Box::new(route),
+            log: Mutex::default(),
+            hang_after: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    fn served(&self) -> Vec<Served> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.served().into_iter().map(|s| s.path).collect()
+    }
+}
+
+#[async_trait]
+impl Transport for Api {
+    async fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        let n = self.log.lock().unwrap().len();
+        if n >= self.hang_after.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(self.latency).await;
+        self.log.lock().unwrap().push(Served {
+            path: request.url.path().to_owned(),
+            query: request.url.query().unwrap_or_default().to_owned(),
+            at: tokio::time::Instant::now(),
+        });
+        let (status, body) = (self.route)(request);
+        Ok(Response::new(
+            http::StatusCode::from_u16(status).unwrap(),
+            request.url.clone(),
+            body,
+        ))
+    }
+}
+
+/// A cursor page: `records` JSON texts, `next` the next page index if any.
+fn page(records: &[String], next: Option<usize>) -> String {
+    let next = next.map_or("null".to_owned(), |n| format!("\"{n}\""));
+    format!("{{\"data\":[{}],\"next\":{next}}}", records.join(","))
+}
+
+fn paginator() -> CursorPaginator {
+    CursorPaginator::new("/next", "cursor").records_at("/data")
+}
+
+fn cursor(req: &Request) -> usize {
+    req.query("cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Serves `n` pages of one record each for partition `id`.
+fn pages_of(id: &str, n: usize, at: usize) -> String {
+    let rec = format!("{{\"id\":\"{id}-{at}\"}}");
+    page(&[rec], (at + 1 < n).then_some(at + 1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_huge_partition_does_not_starve_fifty_small_ones() {
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), |req| {
+        let id = req.url.path().trim_start_matches("/p/").to_owned();
+        let n = if id == "big" { 1000 } else { 2 };
+        (200, pages_of(&id, n, cursor(req)))
+    }));
+    let mut parts = vec![Partition::new([("id", "big")])];
+    parts.extend((0..50).map(|i| Partition::new([("id", format!("s{i:02}"))])));
+    let connector = Connector::builder("fair")
+        .transport(std::sync::Arc::clone(&api))
+        .max_in_flight(4)
+        .stream(
+            StreamDef::new(
+                "items",
+                RequestTemplate::get("http://api.test/p/{id}"),
+                paginator(),
+            )
+            .partitions(Partitions::list(parts))
+            .batch_size(1),
+        )
+        .build()
+        .unwrap();
+    let sink = MemorySink::with_primary_key("/id");
+    let summary = connector.run(&sink).await.unwrap();
+    assert_eq!(summary.records, 1000 + 50 * 2);
+    assert_eq!(summary.partitions.len(), 51);
+    let served = api.served();
+    let last_small = served
+        .iter()
+        .filter(|s| s.path != "/p/big")
+        .map(|s| s.at)
+        .max()
+        .unwrap();
+    let big_before = served
+        .iter()
+        .filter(|s| s.path == "/p/big" && s.at <= last_small)
+        .count();
+    let big_end = served.iter().map(|s| s.at).max().unwrap();
+    // Every small partition is done while the big one has fetched a small
+    // fraction of its pages; the big one then runs alone to its end.
+    assert!(
+        big_before < 100,
+        "the big partition fetched {big_before} pages first"
+    );
+    assert!(big_end - last_small > (big_end - served[0].at) * 8 / 10);
+    // Never more than 4 in flight: with 20 ms per request, at most 4 end per 20 ms tick.
+    let mut per_tick: HashMap<tokio::time::Instant, usize> = HashMap::new();
+    for s in &served {
+        *per_tick.entry(s.at).or_default() += 1;
+    }
+    assert!(
+        per_tick.values().all(|&n| n <= 4),
+        "{:?}",
+        per_tick.values().max()
+    );
+}
+
+/// Records of a year; some sit exactly on month boundaries.
+fn year_of_events() -> Vec<(i64, String)> {
+    let jan: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
+    let mut out = Vec::new();
+    let windows = TimeWindows::from_epoch(jan, Step::Months(1), TimeFormat::EpochSeconds)
+        .unwrap()
+        .end_epoch(jan + 365 * 86_400)
+        .windows(0);
+    for (m, w) in windows.iter().enumerate() {
+        let start: i64 = w.get("start").unwrap().parse().unwrap();
+        // One on the boundary, a few inside, one a second before the next.
+        for (k, t) in [start, start + 1, start + 86_400 * 3, start + 86_400 * 20]
+            .into_iter()
+            .enumerate()
+        {
+            out.push((t, format!("{{\"id\":\"m{m}-{k}\",\"t\":{t}}}")));
+        }
+        let end: i64 = w.get("end").unwrap().parse().unwrap();
+        out.push((
+            end - 1,
+            format!("{{\"id\":\"m{m}-last\",\"t\":{}}}", end - 1),
+        ));
+    }
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn twelve_monthly_windows_get_every_record_once_boundaries_included() {
+    let events = year_of_events();
+    let served_events = events.clone();
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), move |req| {
+        // Half-open filter: since <= t < until, two records a page.
+        let since: i64 = req.query("since").unwrap().parse().unwrap();
+        let until: i64 = req.query("until").unwrap().parse().unwrap();
+        let view: Vec<String> = served_events
+            .iter()
+            .filter(|(t, _)| since <= *t && *t < until)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let at = cursor(req);
+        let end = (at + 2).min(view.len());
+        (200, page(&view[at..end], (end < view.len()).then_some(end)))
+    }));
+    let windows = TimeWindows::new(
+        "2025-01-01T00:00:00Z",
+        Step::Months(1),
+        TimeFormat::EpochSeconds,
+    )
+    .unwrap()
+    .end("2026-01-01T00:00:00Z")
+    .unwrap()
+    .names("since", "until");
+    let connector = Connector::builder("backfill")
+        .transport(std::sync::Arc::clone(&api))
+        .max_in_flight(4)
+        .stream(
+            StreamDef::new(
+                "events",
+                RequestTemplate::get("http://api.test/events")
+                    .query("since", "{since}")
+                    .query("until", "{until}"),
+                paginator(),
+            )
+            .partitions(Partitions::Windows(windows))
+            .batch_size(2),
+        )
+        .build()
+        .unwrap();
+    // Append-only: a record fetched twice would be stored twice.
+    let sink = MemorySink::new();
+    let summary = connector.run(&sink).await.unwrap();
+    let stored: Vec<(String, String)> = sink
+        .tagged_records("events")
+        .into_iter()
+        .map(|(p, r)| (p, r.as_str().to_owned()))
+        .collect();
+    assert_eq!(stored.len(), events.len());
+    let unique: BTreeSet<&String> = stored.iter().map(|(_, r)| r).collect();
+    assert_eq!(unique.len(), events.len());
+    // Each window's records are tagged with it, and each has its own checkpoint.
+    let states = sink.partitions("events").await.unwrap();
+    assert_eq!(states.len(), 12);
+    for state in &states {
+        assert!(state.checkpoint.is_done());
+        let tagged = stored.iter().filter(|(p, _)| *p == state.partition).count();
+        assert_eq!(tagged, 5, "{}", state.partition);
+        assert_eq!(state.checkpoint.records, 5);
+        assert_eq!(state.checkpoint.pages, 3);
+    }
+    assert_eq!(summary.partitions.len(), 12);
+    assert_eq!(summary.requests, 36);
+}
+
+/// A three-level API: 4 orgs, each with repos, each repo with events; org
+/// `o3`'s repo `r1` answers 404 (deleted between the two requests).
+fn three_levels(req: &Request) -> (u16, String) {
+    let path = req.url.path();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let at = cursor(req);
+    match parts.as_slice() {
+        ["orgs"] => {
+            let orgs: Vec<String> = (0..4).map(|o| format!("{{\"login\":\"o{o}\"}}")).collect();
+            let end = (at + 2).min(orgs.len());
+            (200, page(&orgs[at..end], (end < orgs.len()).then_some(end)))
+        }
+        ["orgs", org, "repos"] => {
+            let n = if *org == "o0" { 30 } else { 3 };
+            let repos: Vec<String> = (0..n)
+                .map(|r| format!("{{\"id\":\"{org}/r{r}\",\"name\":\"r{r}\"}}"))
+                .collect();
+            let end = (at + 5).min(repos.len());
+            (
+                200,
+                page(&repos[at..end], (end < repos.len()).then_some(end)),
+            )
+        }
+        ["orgs", "o3", "repos", "r1", "events"] => (404, "{\"message\":\"Not Found\"}".into()),
+        ["orgs", org, "repos", repo, "events"] => {
+            let n = 3;
+            let rec = format!("{{\"id\":\"{org}/{repo}/e{at}\"}}");
+            (200, page(&[rec], (at + 1 < n).then_some(at + 1)))
+        }
+        _ => (404, "{}".into()),
+    }
+}
+
+fn three_level_connector(api: std::sync::Arc<Api>) -> Connector {
+    Connector::builder("gh")
+        .transport(api)
+        .max_in_flight(4)
+        .stream(
+            StreamDef::new(
+                "orgs",
+                RequestTemplate::get("http://api.test/orgs"),
+                paginator(),
+            )
+            .batch_size(1),
+        )
+        .stream(
+            StreamDef::new(
+                "repos",
+                RequestTemplate::get("http://api.test/orgs/{org}/repos"),
+                paginator(),
+            )
+            .partitions(Partitions::Parent(
+                ParentLink::new("orgs").field("org", "/login"),
+            ))
+            .batch_size(1),
+        )
+        .stream(
+            StreamDef::new(
+                "events",
+                RequestTemplate::get("http://api.test/orgs/{org}/repos/{repo}/events"),
+                paginator(),
+            )
+            .partitions(Partitions::Parent(
+                ParentLink::new("repos").field("repo", "/name"),
+            ))
+            .rule(ResponseRule::status(404, RuleAction::SkipPartition))
+            .batch_size(1),
+        )
+        .build()
+        .unwrap()
+}
+
+fn ids(sink: &MemorySink, stream: &str) -> Vec<String> {
+    let mut ids: Vec<String> = sink
+        .records(stream)
+        .iter()
+        .map(|r| {
+            r.field("/id")
+                .unwrap()
+                .unwrap_or_else(|| r.field("/login").unwrap().unwrap())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_levels_with_a_404_child_skipped_not_fatal() {
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+    let sink = MemorySink::new();
+    let summary = three_level_connector(api.clone()).run(&sink).await.unwrap();
+    assert_eq!(ids(&sink, "orgs").len(), 4);
+    assert_eq!(ids(&sink, "repos").len(), 30 + 3 * 3);
+    assert_eq!(ids(&sink, "events").len(), (39 - 1) * 3);
+    assert_eq!(summary.partitions_skipped, 1);
+    assert_eq!(summary.partitions_failed, 0);
+    let skipped: Vec<_> = summary
+        .partitions
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.outcome,
+                haul_extractor::PartitionOutcome::Skipped { status: 404 }
+            )
+        })
+        .collect();
+    assert_eq!(skipped[0].partition, "org=o3,repo=r1");
+    assert_eq!(summary.streams["events"].partitions, 39);
+    // Children start while their parent runs: the first event is fetched
+    // before the last repos page of o0.
+    let served = api.served();
+    let first_event = served
+        .iter()
+        .position(|s| s.path.ends_with("/events"))
+        .unwrap();
+    let last_o0 = served
+        .iter()
+        .rposition(|s| s.path == "/orgs/o0/repos")
+        .unwrap();
+    assert!(
+        first_event < last_o0,
+        "children waited for the whole parent"
+    );
+    // A second, clean run starts new passes (nothing is resumed).
+    let again = three_level_connector(api.clone()).run(&sink).await.unwrap();
+    assert!(!again.resumed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_run_resumes_without_losing_or_refetching_a_partition() {
+    // The clean run, for reference.
+    let clean_api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+    let clean_sink = MemorySink::new();
+    three_level_connector(clean_api.clone())
+        .run(&clean_sink)
+        .await
+        .unwrap();
+    let clean_requests = clean_api.served().len();
+
+    for kill_after in [3, 17, 40, 80] {
+        let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+        api.hang_after.store(kill_after, Ordering::SeqCst);
+        let sink = MemorySink::new();
+        // kill -9: the run is dropped mid-flight, nothing more is committed.
+        let killed = tokio::time::timeout(
+            Duration::from_secs(60),
+            three_level_connector(api.clone()).run(&sink),
+        )
+        .await;
+        assert!(
+            killed.is_err(),
+            "the run should hang at request {kill_after}"
+        );
+        let first_run = api.served().len();
+        // Partitions finished before the kill.
+        let mut finished: BTreeSet<(String, String)> = BTreeSet::new();
+        for stream in ["repos", "events"] {
+            for s in sink.partitions(stream).await.unwrap() {
+                if s.checkpoint.is_done() {
+                    finished.insert((stream.to_owned(), s.partition));
+                }
+            }
+        }
+        api.hang_after.store(usize::MAX, Ordering::SeqCst);
+        let resumed = three_level_connector(api.clone()).run(&sink).await.unwrap();
+        assert!(resumed.resumed);
+        // Exactly once, with an append-only sink, across the kill.
+        assert_eq!(
+            ids(&sink, "orgs"),
+            ids(&clean_sink, "orgs"),
+            "kill after {kill_after}"
+        );
+        assert_eq!(
+            ids(&sink, "repos"),
+            ids(&clean_sink, "repos"),
+            "kill after {kill_after}"
+        );
+        assert_eq!(
+            ids(&sink, "events"),
+            ids(&clean_sink, "events"),
+            "kill after {kill_after}"
+        );
+        // No finished partition fetched again.
+        let second: Vec<Served> = api.served()[first_run..].to_vec();
+        for s in &second {
+            let parts: Vec<&str> = s.path.trim_start_matches('/').split('/').collect();
+            let key = match parts.as_slice() {
+                ["orgs", org, "repos"] => Some(("repos", format!("org={org}"))),
+                ["orgs", org, "repos", repo, "events"] => {
+                    Some(("events", format!("org={org},repo={repo}")))
+                }
+                _ => None,
+            };
+            if let Some((stream, key)) = key {
+                assert!(
+                    !finished.contains(&(stream.to_owned(), key.clone())),
+                    "{stream}[{key}] fetched again"
+                );
+            }
+        }
+        assert!(resumed.partitions_already_finished as usize >= finished.len());
+        // The two runs together send at most the clean run's requests plus
+        // the ones in flight at the kill (4).
+        assert!(
+            api.served().len() <= clean_requests + 4,
+            "{} > {} + 4",
+            api.served().len(),
+            clean_requests
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_incremental_parent_fetches_children_only_for_changed_records() {
+    let orgs: std::sync::Arc<Mutex<BTreeMap<String, i64>>> = std::sync::Arc::new(Mutex::new(
+        (0..10).map(|o| (format!("o{o}"), 1_000 + o)).collect(),
+    ));
+    let data = orgs.clone();
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(5), move |req| {
+        let path = req.url.path().to_owned();
+        if path == "/orgs" {
+            // Strictly after `since` (the API's documented semantics).
+            let since: i64 = req
+                .query("since")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(i64::MIN);
+            let recs: Vec<String> = data
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, t)| **t > since)
+                .map(|(o, t)| format!("{{\"id\":\"{o}\",\"login\":\"{o}\",\"updated_at\":{t}}}"))
+                .collect();
+            return (200, page(&recs, None));
+        }
+        let org = path.split('/').nth(2).unwrap_or_default().to_owned();
+        (200, page(&[format!("{{\"id\":\"{org}/r\"}}")], None))
+    }));
+    let connector = Connector::builder("inc")
+        .transport(std::sync::Arc::clone(&api))
+        .stream(
+            StreamDef::new(
+                "orgs",
+                RequestTemplate::get("http://api.test/orgs"),
+                paginator(),
+            )
+            .incremental(
+                Incremental::new("/updated_at", "since")
+                    .lookback(Duration::ZERO)
+                    .format(haul_extractor::TimeFormat::EpochSeconds),
+            ),
+        )
+        .stream(
+            StreamDef::new(
+                "repos",
+                RequestTemplate::get("http://api.test/orgs/{org}/repos"),
+                paginator(),
+            )
+            .partitions(Partitions::Parent(
+                ParentLink::new("orgs").field("org", "/login"),
+            )),
+        )
+        .build()
+        .unwrap();
+    let sink = MemorySink::with_primary_key("/id");
+    connector.run(&sink).await.unwrap();
+    let children = |from: usize| -> BTreeSet<String> {
+        api.paths()[from..]
+            .iter()
+            .filter(|p| p.ends_with("/repos"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(children(0).len(), 10);
+    let before = api.served().len();
+    for o in ["o2", "o5", "o7"] {
+        orgs.lock().unwrap().insert(o.to_owned(), 5_000);
+    }
+    let second = connector.run(&sink).await.unwrap();
+    assert!(!second.resumed);
+    assert_eq!(
+        children(before),
+        BTreeSet::from([
+            "/orgs/o2/repos".to_owned(),
+            "/orgs/o5/repos".to_owned(),
+            "/orgs/o7/repos".to_owned()
+        ])
+    );
+    // A full refresh fetches every child again.
+    let before = api.served().len();
+    let full = Connector::builder("inc2")
+        .transport(std::sync::Arc::clone(&api))
+        .full_refresh(true)
+        .stream(
+            StreamDef::new(
+                "orgs",
+                RequestTemplate::get("http://api.test/orgs"),
+                paginator(),
+            )
+            .incremental(Incremental::new("/updated_at", "since")),
+        )
+        .stream(
+            StreamDef::new(
+                "repos",
+                RequestTemplate::get("http://api.test/orgs/{org}/repos"),
+                paginator(),
+            )
+            .partitions(Partitions::Parent(
+                ParentLink::new("orgs").field("org", "/login"),
+            )),
+        )
+        .build()
+        .unwrap();
+    full.run(&sink).await.unwrap();
+    assert_eq!(children(before).len(), 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_are_recorded_per_partition_and_listed_at_the_end() {
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(5), |req| {
+        if req.url.path() == "/p/bad" {
+            (403, "{\"message\":\"forbidden\"}".into())
+        } else {
+            (200, pages_of(req.url.path(), 2, cursor(req)))
+        }
+    }));
+    let build = |fail_fast: bool| {
+        Connector::builder("f")
+            .transport(std::sync::Arc::clone(&api))
+            .max_in_flight(1)
+            .max_active_partitions(1)
+            .fail_fast(fail_fast)
+            .stream(
+                StreamDef::new(
+                    "items",
+                    RequestTemplate::get("http://api.test/p/{id}"),
+                    paginator(),
+                )
+                .partitions(Partitions::list(
+                    ["a", "bad", "c"].map(|id| Partition::new([("id", id)])),
+                )),
+            )
+            .build()
+            .unwrap()
+    };
+    let sink = MemorySink::new();
+    let err = build(false).run(&sink).await.unwrap_err();
+    let (failed, summary) = match err {
+        ConnectorError::Failed { failed, summary } => (failed, summary),
+        other => panic!("{other}"),
+    };
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (failed[0].stream.as_str(), failed[0].partition.as_str()),
+        ("items", "id=bad")
+    );
+    assert!(
+        matches!(failed[0].error, haul_extractor::ExtractError::Http { status, .. } if status == 403)
+    );
+    assert_eq!(summary.records, 4, "the other partitions went on");
+    // Fail fast: the partition after the failing one never starts.
+    let sink = MemorySink::new();
+    let err = build(true).run(&sink).await.unwrap_err();
+    let summary = match err {
+        ConnectorError::Failed { summary, .. } => summary,
+        other => panic!("{other}"),
+    };
+    assert_eq!(summary.records, 2);
+    // A template naming an unknown value is a build error.
+    let err = Connector::builder("t")
+        .transport(std::sync::Arc::clone(&api))
+        .stream(
+            StreamDef::new(
+                "x",
+                RequestTemplate::get("http://api.test/repos/{owner}/{repo}"),
+                paginator(),
+            )
+            .partitions(Partitions::list([Partition::new([("owner", "o")])])),
+        )
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("{repo}"), "{err}");
+}
