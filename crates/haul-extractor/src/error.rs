@@ -168,6 +168,7 @@ impl ExtractError {
             ExtractError::Checkpoint(_) => ErrorKind::Checkpoint,
             ExtractError::Incremental { .. } => ErrorKind::Incremental,
             ExtractError::Interrupted { .. } => ErrorKind::Interrupted,
+            ExtractError::Template(_) => ErrorKind::Template,
             // `root` never returns this variant; a sink failure is the nearest kind.
             ExtractError::CommitAfterFailure { .. } => ErrorKind::Sink,
         }
@@ -192,6 +193,9 @@ impl ExtractError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
+    /// A partition's values could not fill its stream's request template
+    /// (a missing or unsafe value, such as an empty path segment).
+    Template,
     /// No usable response: connect, timeout, reset, TLS, body too large.
     Transport,
     /// The server answered 4xx (other than 429): a request or credential problem.

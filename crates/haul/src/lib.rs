@@ -66,8 +66,8 @@ pub use haul_paginate::{
     RecordSelector, SinglePage,
 };
 pub use haul_ratelimit::{
-    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, HeaderFamily,
-    MaxInFlight, Permit, RateLimiter, Unlimited, VendorHeaders,
+    AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, HeaderFamily, MaxInFlight,
+    Permit, RateLimiter, Unlimited, VendorHeaders,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{
