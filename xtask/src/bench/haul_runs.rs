@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use haul::paginate::OffsetPaginator;
 use haul::{
-    CursorPaginator, ExtractError, Extractor, HeaderAdaptive, JsonLinesSink, RateLimiter,
-    ReqwestTransport, Sink, SqliteSink, StreamConfig,
+    AdaptiveRate, AllOf, CursorPaginator, ExtractError, Extractor, HeaderAdaptive, JsonLinesSink,
+    RateLimiter, ReqwestTransport, Sink, SqliteSink, StreamConfig,
 };
 use url::Url;
 
@@ -110,6 +110,26 @@ pub(crate) async fn sequential(
         records: summary.records,
         requests: summary.requests,
         elapsed,
+    })
+}
+
+/// One sequential pass over `/items` into a null sink behind `HeaderAdaptive`
+/// + `AdaptiveRate` (never throttled by this server: what it costs to carry).
+pub(crate) async fn sequential_adaptive_rate(base: &Url) -> Result<Sample, String> {
+    let limiter = AllOf::new()
+        .with(HeaderAdaptive::new())
+        .with(AdaptiveRate::new());
+    let extractor = cursor_extractor_with(base, "items", limiter)?;
+    let sink = NullSink::default();
+    let started = Instant::now();
+    let summary = extractor
+        .run(&sink)
+        .await
+        .map_err(|e| format!("haul (HeaderAdaptive + AdaptiveRate): {e}"))?;
+    Ok(Sample {
+        records: summary.records,
+        requests: summary.requests,
+        elapsed: started.elapsed(),
     })
 }
 

@@ -132,7 +132,9 @@ fn sequential(
     }
     let mut raw = Samples::default();
     let mut raw_value = Samples::default();
+    client.block_on(haul_runs::sequential_adaptive_rate(&base))?;
     let mut haul: [Samples; 3] = Default::default();
+    let mut adaptive_rate = Samples::default();
     for rep in 1..=plan.seq_reps {
         raw.0.push(expect(
             client.block_on(reference::sequential(&base))?,
@@ -146,6 +148,10 @@ fn sequential(
             let sample = client.block_on(haul_runs::sequential(&base, *sink, scratch))?;
             haul[i].0.push(expect(sample, sink.label())?);
         }
+        adaptive_rate.0.push(expect(
+            client.block_on(haul_runs::sequential_adaptive_rate(&base))?,
+            "HeaderAdaptive + AdaptiveRate",
+        )?);
         eprintln!(
             "  run {rep}/{}: raw Value {} · raw RawValue {} · haul null {} · jsonl {} · sqlite {} records/s",
             plan.seq_reps,
@@ -159,6 +165,7 @@ fn sequential(
     found.raw_seq = raw_value.median().rate();
     found.raw_value_tree = raw.median().rate();
     found.haul_null = haul[0].median().rate();
+    found.haul_adaptive_rate = adaptive_rate.median().rate();
     rows.push(
         Row::from_samples(
             1,
@@ -181,6 +188,21 @@ fn sequential(
             .note("default retry, HeaderAdaptive limiter, guards; batches of 1,000"),
         );
     }
+    let cost = haul[0].median().rate() / adaptive_rate.median().rate();
+    eprintln!(
+        "  HeaderAdaptive + AdaptiveRate → null sink: {} records/s, {cost:.3}× the time of HeaderAdaptive alone",
+        thousands(adaptive_rate.median().rate())
+    );
+    rows.push(
+        Row::from_samples(
+            2,
+            "haul sequential cursor → null sink, HeaderAdaptive + AdaptiveRate",
+            &adaptive_rate,
+        )
+        .note(format!(
+            "unthrottled: {cost:.3}× the time of the HeaderAdaptive null-sink row, same run"
+        )),
+    );
     if options.peers {
         eprintln!("[1/5] peer: dlt RESTClient.paginate on the same server");
         let peer = peers::dlt(&base, &options.out, plan.peer_reps, plan.seq_records as u64);

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haul::{
-    ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive, HumanDuration, Incremental,
-    RunSummary,
+    AdaptiveRate, AllOf, ExponentialBackoff, ExtractError, Extractor, HeaderAdaptive,
+    HumanDuration, Incremental, RunSummary,
 };
 use haul_testkit::{
-    Dataset, Emulation, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki,
+    Dataset, Emulation, FakeApi, Faults, RateLimit, RunningServer, ServerTls, TestPki, Throttle,
 };
 use serde::Serialize;
 
@@ -149,6 +149,15 @@ struct Report {
     server_faults_injected: u64,
     server_429s_injected: u64,
     server_429s_over_limit: u64,
+    /// Every 429 the server sent: injected, over the advertised limit, and
+    /// from the unadvertised throttle.
+    server_429s: u64,
+    /// 429s from the unadvertised (header-less) sliding-window throttle.
+    server_429s_throttle: u64,
+    /// The rate `AdaptiveRate` ended at (requests/s; null: never throttled).
+    adaptive_rate_final: Option<f64>,
+    /// How often `AdaptiveRate` cut its rate.
+    adaptive_rate_cuts: u64,
     problems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     incremental: Option<IncrementalReport>,
@@ -180,10 +189,13 @@ async fn start_server(
         });
     if options.faults {
         // A realistic mix (5 % 503, 2 % 429 with Retry-After, 1 % reset, 1 %
-        // truncated body) behind an advertised limit of 50 requests/s.
+        // truncated body) behind an advertised limit of 50 requests/s, and in
+        // front of it a gateway throttle nobody advertises: 40 requests in
+        // any sliding second, answered 429 with Retry-After (as DRF does).
         builder = builder
             .faults(Faults::realistic(options.seed))
-            .rate_limit(RateLimit::new(50, Duration::from_secs(1)));
+            .rate_limit(RateLimit::new(50, Duration::from_secs(1)))
+            .throttle(Throttle::per_second(40));
     }
     if let Some(pki) = &options.tls {
         let cert = pki
@@ -244,7 +256,8 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
         dataset.len() as u64,
         options.kill_after_pages,
     );
-    let extractor = build_extractor(&options, &server, progress.clone(), None)?;
+    let adaptive = Arc::new(AdaptiveRate::new());
+    let extractor = build_extractor(&options, &server, progress.clone(), &adaptive, None)?;
     let result = extractor.run_until(sink.as_sink(), shutdown_signal()).await;
     progress.finish();
     let summary = match result {
@@ -303,6 +316,21 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
             stats.injected_429,
             stats.over_limit_429
         );
+        let learned = adaptive.state();
+        println!(
+            "header-less throttle: {} 429s; AdaptiveRate {} after {} cuts{}",
+            stats.throttle_429,
+            learned
+                .rate
+                .map_or("never limited the rate".to_owned(), |r| format!(
+                    "ended at {r:.1} requests/s"
+                )),
+            learned.cuts,
+            learned.last_cut.map_or(String::new(), |c| format!(
+                " (the last at {:.1?}: to {:.1}/s, learned {:.1}/s)",
+                c.at, c.to, c.accepted
+            )),
+        );
     }
     if let Some(path) = &options.report {
         let report = Report {
@@ -329,6 +357,10 @@ async fn demo(options: Options) -> Result<ExitCode, String> {
             server_faults_injected: stats.faults_injected(),
             server_429s_injected: stats.injected_429,
             server_429s_over_limit: stats.over_limit_429,
+            server_429s: stats.injected_429 + stats.over_limit_429 + stats.throttle_429,
+            server_429s_throttle: stats.throttle_429,
+            adaptive_rate_final: adaptive.state().rate,
+            adaptive_rate_cuts: adaptive.state().cuts,
             problems: problems.into_iter().take(100).collect(),
             incremental,
         };
@@ -349,6 +381,7 @@ fn build_extractor(
     options: &Options,
     server: &RunningServer,
     progress: Arc<Progress>,
+    adaptive: &Arc<AdaptiveRate>,
     incremental: Option<Incremental>,
 ) -> Result<Extractor, String> {
     let mut builder = match options.preset {
@@ -367,7 +400,12 @@ fn build_extractor(
     if options.faults {
         if options.preset.is_none() {
             // A preset brings the limiter for its API's rate-limit headers.
-            builder = builder.rate_limiter(HeaderAdaptive::new());
+            // The advertised limit paces through HeaderAdaptive; the
+            // unadvertised throttle is learned by AdaptiveRate from its 429s.
+            let limiter = AllOf::new()
+                .with(HeaderAdaptive::new())
+                .with(Arc::clone(adaptive));
+            builder = builder.rate_limiter(limiter);
         }
         builder = builder.retry(
             ExponentialBackoff::default()
@@ -419,7 +457,8 @@ async fn incremental_pass(
         None => Incremental::new("/updated_at", "updated_since"),
     }
     .lookback(Duration::from_secs(60));
-    let extractor = build_extractor(options, server, progress.clone(), Some(inc))?;
+    let adaptive = Arc::new(AdaptiveRate::new());
+    let extractor = build_extractor(options, server, progress.clone(), &adaptive, Some(inc))?;
     let summary = extractor
         .run(sink.as_sink())
         .await
