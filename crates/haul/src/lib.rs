@@ -60,6 +60,10 @@ pub use haul_extractor::{
     ExtractorBuilder, HumanDuration, Incremental, IncrementalError, Observer, RunSummary,
     TimeFormat,
 };
+pub use haul_extractor::{
+    Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, ParentLink, Partition,
+    Partitions, RequestTemplate, ResponseRule, RuleAction, StreamDef, TimeWindows,
+};
 pub use haul_paginate::{
     AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
     NextUrlPaginator, OffsetPaginator, PageNumberPaginator, PaginateError, Paginator,
