@@ -354,6 +354,11 @@ mod tests {
             assert_eq!(base64_decode(encoded).unwrap(), plain.as_bytes());
         }
         assert_eq!(base64_decode("Zm9v!"), None);
+        // The proxy's `Proxy-Authorization: Basic` uses the same encoder.
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 
     #[test]
