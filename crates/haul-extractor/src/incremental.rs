@@ -136,6 +136,8 @@ mod tests {
     use jiff::Timestamp;
     use proptest::prelude::*;
 
+    use crate::time_format::tests::format_strategy;
+
     #[test]
     fn a_millisecond_watermark_gives_a_bound_exactly_lookback_earlier() {
         let inc = Incremental::new("/updatedAt", "since")
@@ -171,15 +173,6 @@ mod tests {
                 .lower_bound("2026-01-01T00:00:00Z"),
             Err(IncrementalError::LookbackTooLong { .. })
         ));
-    }
-
-    fn format_strategy() -> impl Strategy<Value = TimeFormat> {
-        prop_oneof![
-            Just(TimeFormat::Rfc3339),
-            Just(TimeFormat::Rfc3339Millis),
-            Just(TimeFormat::EpochSeconds),
-            Just(TimeFormat::EpochMillis),
-        ]
     }
 
     proptest! {

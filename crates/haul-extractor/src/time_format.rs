@@ -208,7 +208,7 @@ fn parse_decimal(text: &str, scale: u32) -> Option<i128> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -305,7 +305,8 @@ mod tests {
         assert_eq!(parse_decimal("1.5", 0), Some(1));
     }
 
-    fn format_strategy() -> impl Strategy<Value = TimeFormat> {
+    /// Every format, for the property tests here and in `incremental`.
+    pub(crate) fn format_strategy() -> impl Strategy<Value = TimeFormat> {
         prop_oneof![
             Just(TimeFormat::Rfc3339),
             Just(TimeFormat::Rfc3339Millis),
