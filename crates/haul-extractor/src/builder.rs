@@ -9,7 +9,8 @@ use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
 use crate::event::{NoopObserver, Observer};
-use crate::extractor::{Extractor, Inner};
+use crate::extractor::Extractor;
+use crate::plan::Plan;
 use crate::{BuildError, Incremental};
 
 /// The default page limit of one pass (see [`ExtractorBuilder::max_pages`]).
@@ -68,6 +69,13 @@ impl std::fmt::Debug for ExtractorBuilder {
             .field("request", &self.request)
             .field("stream", &self.stream)
             .finish_non_exhaustive()
+    }
+}
+
+impl Extractor {
+    /// Starts configuring an extractor.
+    pub fn builder() -> ExtractorBuilder {
+        ExtractorBuilder::default()
     }
 }
 
@@ -317,7 +325,7 @@ impl ExtractorBuilder {
         if batch_records == 0 {
             return Err(BuildError::Invalid("batch size must be at least 1".into()));
         }
-        Ok(Extractor::from_inner(Inner {
+        Ok(Extractor::from_plan(Plan {
             request,
             paginator,
             transport,

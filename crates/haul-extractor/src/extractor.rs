@@ -3,46 +3,14 @@
 use std::sync::Arc;
 
 use futures::Stream;
-use haul_core::{Clock, Page, Record, Request, Sleeper};
-use haul_paginate::Paginator;
-use haul_ratelimit::RateLimiter;
-use haul_retry::{Classifier, RetryPolicy};
+use haul_core::{Page, Record, Request};
 use haul_sink::Sink;
-use haul_transport::Transport;
 
-use crate::event::{Event, Observer};
-use crate::walker::Walker;
-use crate::{ExtractError, ExtractorBuilder, Incremental, RunSummary};
-
-#[derive(Clone)]
-pub(crate) struct Inner {
-    pub(crate) request: Request,
-    pub(crate) paginator: Arc<dyn Paginator>,
-    pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) retry: Arc<dyn RetryPolicy>,
-    pub(crate) classifier: Arc<dyn Classifier>,
-    pub(crate) limiter: Arc<dyn RateLimiter>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sleeper: Arc<dyn Sleeper>,
-    pub(crate) observer: Arc<dyn Observer>,
-    pub(crate) stream: String,
-    /// Query parameters that carry credentials: never stored in checkpoints.
-    pub(crate) secret_params: Vec<String>,
-    pub(crate) batch_records: usize,
-    /// Pages in flight at once when the paginator knows the remaining requests.
-    pub(crate) concurrency: usize,
-    /// Incremental extraction settings.
-    pub(crate) incremental: Option<Incremental>,
-    /// Follow next links to other origins (never with credentials).
-    pub(crate) allow_cross_origin: bool,
-    /// The longest single rate-limiter wait before the run fails.
-    pub(crate) max_throttle_wait: std::time::Duration,
-    /// Sanity limit on records per page.
-    pub(crate) max_records_per_page: usize,
-    pub(crate) max_pages: Option<u64>,
-    /// Consecutive empty pages (with a next page offered) that end a pass.
-    pub(crate) max_empty_pages: u32,
-}
+use crate::commit::{after_failure, commit_stream};
+use crate::event::Event;
+use crate::plan::Plan;
+use crate::walk::Walker;
+use crate::{ExtractError, RunSummary};
 
 /// Extracts one stream: fetches page after page (with retries, rate limiting
 /// and pagination guards) and either yields them as a [`Stream`] or drives
@@ -51,7 +19,7 @@ pub(crate) struct Inner {
 /// Cheap to clone; clones share configuration, transport and limiter.
 #[derive(Clone)]
 pub struct Extractor {
-    inner: Arc<Inner>,
+    inner: Arc<Plan>,
 }
 
 impl std::fmt::Debug for Extractor {
@@ -65,20 +33,15 @@ impl std::fmt::Debug for Extractor {
 }
 
 impl Extractor {
-    /// Starts configuring an extractor.
-    pub fn builder() -> ExtractorBuilder {
-        ExtractorBuilder::default()
-    }
-
-    pub(crate) fn from_inner(inner: Inner) -> Self {
+    pub(crate) fn from_plan(plan: Plan) -> Self {
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(plan),
         }
     }
 
-    /// The shared configuration (a connector runs each partition with a copy).
-    pub(crate) fn inner(&self) -> &Arc<Inner> {
-        &self.inner
+    /// The configuration (a connector runs each partition with a copy).
+    pub(crate) fn into_plan(self) -> Arc<Plan> {
+        self.inner
     }
 
     /// The stream name.
@@ -162,7 +125,7 @@ impl Extractor {
                     buffer.extend(page.records);
                     uncommitted_pages += 1;
                     if buffer.len() >= inner.batch_records {
-                        walker.commit(sink, &buffer).await?;
+                        commit_stream(inner, sink, &walker.checkpoint(), &buffer).await?;
                         buffer.clear();
                         uncommitted_pages = 0;
                     }
@@ -176,7 +139,7 @@ impl Extractor {
         summary.resumed_after_page = resumed_after_page;
         match outcome {
             Ok(()) => {
-                walker.commit(sink, &buffer).await?;
+                commit_stream(inner, sink, &walker.checkpoint(), &buffer).await?;
                 inner.observer.on_event(&Event::StreamFinished {
                     stream: &inner.stream,
                 });
@@ -197,14 +160,10 @@ impl Extractor {
                 if uncommitted_pages > 0 {
                     tracing::warn!(stream = %inner.stream, pages = uncommitted_pages, error = %original,
                         "run stopped; committing the pages fetched before it");
-                    if let Err(commit) = walker.commit(sink, &buffer).await {
-                        return Err(ExtractError::CommitAfterFailure {
-                            original: Box::new(original),
-                            commit: match commit {
-                                ExtractError::Sink(e) => e,
-                                other => haul_sink::SinkError::Usage(other.to_string()),
-                            },
-                        });
+                    if let Err(commit) =
+                        commit_stream(inner, sink, &walker.checkpoint(), &buffer).await
+                    {
+                        return Err(after_failure(original, commit));
                     }
                 }
                 Err(original)

@@ -11,7 +11,7 @@ use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
 
 use crate::ExtractError;
 use crate::event::Event;
-use crate::extractor::Inner;
+use crate::plan::Plan;
 
 /// Counters of one fetch (merged into the run summary in page order).
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,7 +52,7 @@ impl Drop for PermitGuard<'_> {
 /// is retried like a transient failure; if it persists, the error is
 /// [`ExtractError::Contradiction`].
 pub(crate) async fn fetch(
-    inner: Arc<Inner>,
+    inner: Arc<Plan>,
     request: Request,
     stats: &mut FetchStats,
     expect: Expect,
@@ -255,7 +255,7 @@ fn empty_answer(response: &Response) -> String {
 }
 
 async fn wait_for_permit(
-    inner: &Inner,
+    inner: &Plan,
     request: &Request,
     stats: &mut FetchStats,
 ) -> Result<(), ExtractError> {
@@ -291,7 +291,7 @@ async fn wait_for_permit(
 /// sensitive headers, headers marked sensitive, and the query parameters
 /// that carry configured keys. Parameters the server put in its own link
 /// (a presigned URL's signature, say) are the server's and stay.
-fn without_credentials(mut request: Request, inner: &Inner) -> Request {
+fn without_credentials(mut request: Request, inner: &Plan) -> Request {
     let names: Vec<http::HeaderName> = request
         .headers
         .iter()

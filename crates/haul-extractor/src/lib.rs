@@ -30,6 +30,7 @@
 //! ```
 
 mod builder;
+mod commit;
 mod connector;
 mod error;
 mod event;
@@ -38,9 +39,10 @@ mod fetch;
 mod incremental;
 mod partition;
 mod placement;
+mod plan;
 mod summary;
 mod time_format;
-mod walker;
+mod walk;
 
 pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
 pub use connector::{

@@ -1,6 +1,7 @@
 //! [`Connector`]: a named set of streams run as one unit, partition by
 //! partition, under one budget.
 
+mod partition_walk;
 mod rules;
 mod run;
 mod summary;
@@ -15,6 +16,7 @@ use haul_retry::{Classifier, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, Transport};
 
 use crate::event::Observer;
+use crate::plan::Plan;
 use crate::{BuildError, Extractor, Incremental, Partitions, RequestTemplate};
 
 pub use rules::{ResponseRule, RuleAction};
@@ -326,7 +328,7 @@ impl ConnectorBuilder {
             if let Some(n) = def.max_pages {
                 builder = builder.max_pages(n);
             }
-            let extractor = builder.build()?;
+            let plan = builder.build()?.into_plan();
             names.insert(def.name.clone(), available);
             streams.push(Stream {
                 name: def.name,
@@ -335,7 +337,7 @@ impl ConnectorBuilder {
                 incremental: def.incremental,
                 rules: def.rules,
                 parent,
-                extractor,
+                plan,
             });
         }
         if streams.is_empty() {
@@ -369,7 +371,7 @@ pub(crate) struct Stream {
     /// Index of the parent stream.
     pub(crate) parent: Option<usize>,
     /// Shared parts and configuration; each partition runs a copy with its own request.
-    pub(crate) extractor: Extractor,
+    pub(crate) plan: Arc<Plan>,
 }
 
 pub(crate) struct ConnectorInner {

@@ -1,4 +1,6 @@
-//! [`Walker`]: one pass over a stream, page by page, in order.
+//! [`Walker`]: one pass over a stream (or one partition), page by page, in
+//! order. It fetches through [`crate::fetch`] and knows nothing of sinks:
+//! callers commit pages with [`Walker::checkpoint`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,11 +11,10 @@ use futures::stream::FuturesOrdered;
 use haul_core::MaskedUrl;
 use haul_core::{Checkpoint, Page, Position, Record, Request, Response, SavedRequest};
 use haul_paginate::{EmptyPages, Guard, Next, PageContext, PageState};
-use haul_sink::{Batch, Sink};
 
 use crate::event::Event;
-use crate::extractor::Inner;
 use crate::fetch::{Expect, FetchStats, fetch};
+use crate::plan::Plan;
 use crate::{ExtractError, PassEnd, RunSummary};
 
 type Fetched = (
@@ -26,7 +27,7 @@ type Fetched = (
 /// paginator knows the remaining requests, up to `concurrency` of them are in
 /// flight at once and [`FuturesOrdered`] is the bounded reorder buffer.
 pub(crate) struct Walker {
-    inner: Arc<Inner>,
+    inner: Arc<Plan>,
     state: PageState,
     guard: Guard,
     /// The request for the next page when fetching sequentially.
@@ -51,7 +52,7 @@ pub(crate) struct Walker {
 }
 
 impl Walker {
-    pub(crate) fn fresh(inner: Arc<Inner>) -> Self {
+    pub(crate) fn fresh(inner: Arc<Plan>) -> Self {
         let request = inner.request.clone();
         Self::fresh_from(inner, request, None)
     }
@@ -59,7 +60,7 @@ impl Walker {
     /// A fresh pass starting with `request` (the configured one, possibly
     /// narrowed by an incremental lower bound).
     pub(crate) fn fresh_from(
-        inner: Arc<Inner>,
+        inner: Arc<Plan>,
         request: Request,
         lower_bound: Option<String>,
     ) -> Self {
@@ -86,7 +87,7 @@ impl Walker {
         }
     }
 
-    pub(crate) fn resume(inner: Arc<Inner>, cp: &Checkpoint) -> Result<Self, ExtractError> {
+    pub(crate) fn resume(inner: Arc<Plan>, cp: &Checkpoint) -> Result<Self, ExtractError> {
         let mut walker = Self::fresh(inner);
         walker.pages = cp.pages;
         walker.records = cp.records;
@@ -149,26 +150,6 @@ impl Walker {
             lower_bound: self.lower_bound.clone(),
             paginator: self.state.to_json(),
         }
-    }
-
-    pub(crate) async fn commit(
-        &mut self,
-        sink: &dyn Sink,
-        records: &[Record],
-    ) -> Result<(), ExtractError> {
-        let checkpoint = self.checkpoint();
-        sink.write(Batch {
-            stream: &self.inner.stream,
-            records,
-            checkpoint: &checkpoint,
-        })
-        .await?;
-        self.inner.observer.on_event(&Event::BatchCommitted {
-            stream: &self.inner.stream,
-            pages: self.pages,
-            records: self.records,
-        });
-        Ok(())
     }
 
     /// Fetches the next page in order, or `None` at the end of the pass.
