@@ -53,6 +53,11 @@ pub enum SinkError {
     /// unpartitioned streams only).
     #[error("not supported by this sink: {0}")]
     Unsupported(String),
+    /// The sink writes under a lease (a claim on a partition) that was lost —
+    /// it expired, or another worker claimed the partition since: the batch
+    /// was rolled back and nothing of it was written. Not retryable.
+    #[error("lease lost, batch rolled back: {0}")]
+    Fenced(String),
     /// A background task failed.
     #[error("sink worker failed: {0}")]
     Worker(String),

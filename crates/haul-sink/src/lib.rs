@@ -37,10 +37,13 @@
 mod counting;
 mod error;
 mod jsonl;
+#[cfg(feature = "testing")]
+pub mod laws;
 mod memory;
 mod sink;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod stream_config;
 mod stream_name;
 
 pub use counting::{CountingSink, NullSink};
@@ -52,4 +55,6 @@ pub use sink::{
     max_watermark,
 };
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteSink, StreamConfig, Synchronous};
+pub use sqlite::{SqliteSink, Synchronous};
+pub use stream_config::StreamConfig;
+pub use stream_name::check as check_stream_name;

@@ -4,7 +4,7 @@ use crate::SinkError;
 
 /// Accepts non-empty ASCII letters, digits, `_`, `-` and `.`, not starting
 /// with `.`: safe as a file name and as a quoted SQL identifier.
-pub(crate) fn check(stream: &str) -> Result<(), SinkError> {
+pub fn check(stream: &str) -> Result<(), SinkError> {
     let ok = !stream.is_empty()
         && stream
             .chars()

@@ -154,6 +154,8 @@ async fn memory_sink_upserts_by_key_and_rejects_keyless_records_atomically() {
 #[cfg(feature = "sqlite")]
 mod exactly_once;
 #[cfg(feature = "sqlite")]
+mod laws;
+#[cfg(feature = "sqlite")]
 mod partitions;
 #[cfg(feature = "sqlite")]
 mod sqlite;

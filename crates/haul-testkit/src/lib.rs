@@ -202,6 +202,7 @@ mod rng;
 mod routes;
 mod seen;
 mod server;
+pub mod services;
 mod stats;
 mod throttle;
 mod tls;

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use haul_core::Checkpoint;
 use rusqlite::Connection;
 
-pub use config::{StreamConfig, Synchronous};
+use crate::StreamConfig;
+pub use config::Synchronous;
 use schema::Layout;
 
 use crate::sink::check_partition_key;

@@ -4,7 +4,7 @@
 //! are validated before they reach SQL, so no configuration can inject SQL.
 
 use crate::SinkError;
-use crate::sqlite::StreamConfig;
+use crate::StreamConfig;
 
 /// The column holding each record's JSON text, byte for byte as received.
 pub(crate) const RECORD: &str = "_record";

@@ -1,0 +1,176 @@
+//! Claims, expiry, heartbeats and retries of partition leases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use haul_postgres::{LeaseError, LeaseState, Leases};
+
+use crate::common::TestDb;
+
+fn parts(n: usize) -> Vec<(String, BTreeMap<String, String>)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("org={i:03}"),
+                BTreeMap::from([("org".to_owned(), i.to_string())]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn registering_is_idempotent_and_keeps_progress() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let leases = db.leases("w1").await;
+    assert_eq!(leases.register("repos", &parts(3)).await.unwrap(), 3);
+    let lease = leases.claim(Some("repos")).await.unwrap().unwrap();
+    assert_eq!(lease.partition, "org=000");
+    assert_eq!(lease.values["org"], "0");
+    leases.complete(&lease).await.unwrap();
+    // A second worker registering the same (and one more) adds only the new one.
+    let other = db.leases("w2").await;
+    assert_eq!(other.register("repos", &parts(4)).await.unwrap(), 1);
+    let status = other.status("repos").await.unwrap();
+    assert_eq!(status.len(), 4);
+    assert_eq!(status[0].state, LeaseState::Done);
+    assert!(status[1..].iter().all(|p| p.state == LeaseState::Pending));
+}
+
+/// Four workers, each on its own connection, claim 60 partitions at once:
+/// every partition is claimed exactly once, at epoch 1.
+#[tokio::test]
+async fn concurrent_workers_never_claim_a_partition_twice() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    db.leases("setup")
+        .await
+        .register("repos", &parts(60))
+        .await
+        .unwrap();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let leases = db.leases(&format!("w{w}")).await;
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(lease) = leases.claim(Some("repos")).await.unwrap() {
+                assert_eq!(lease.epoch, 1);
+                mine.push(lease.partition.clone());
+                tokio::task::yield_now().await;
+                leases.complete(&lease).await.unwrap();
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 60, "a partition was claimed twice or missed");
+    assert_eq!(unique.len(), 60);
+    let status = db.leases("check").await.status("repos").await.unwrap();
+    assert!(
+        status
+            .iter()
+            .all(|p| p.state == LeaseState::Done && p.attempts == 1)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_reclaimed_at_the_next_epoch_and_the_old_holder_has_lost_it() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let a = db.leases("a").await.ttl(Duration::from_millis(300));
+    let b = db.leases("b").await.ttl(Duration::from_secs(30));
+    a.register("repos", &parts(1)).await.unwrap();
+    let first = a.claim(Some("repos")).await.unwrap().unwrap();
+    assert_eq!((first.epoch, first.attempts), (1, 1));
+    // Held and unexpired: nobody else gets it.
+    assert_eq!(b.claim(Some("repos")).await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(db.leases("c").await.status("repos").await.unwrap()[0].expired);
+    let second = b.claim(Some("repos")).await.unwrap().unwrap();
+    assert_eq!(second.partition, first.partition);
+    assert_eq!((second.epoch, second.attempts), (2, 2));
+    assert_eq!(second.owner, "b");
+    for result in [a.renew(&first).await, a.complete(&first).await] {
+        assert!(
+            matches!(result, Err(LeaseError::Lost { epoch: 1, .. })),
+            "{result:?}"
+        );
+    }
+    b.complete(&second).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_heartbeat_keeps_a_lease_past_its_ttl() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let a = Arc::new(db.leases("a").await.ttl(Duration::from_millis(300)));
+    a.register("repos", &parts(1)).await.unwrap();
+    let lease = a.claim(Some("repos")).await.unwrap().unwrap();
+    let beat = a.heartbeat(&lease);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!beat.is_lost());
+    assert_eq!(
+        db.leases("b").await.claim(Some("repos")).await.unwrap(),
+        None
+    );
+    a.complete(&lease).await.unwrap();
+    // Completed: the next renewal finds the lease gone and says so.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(beat.is_lost());
+}
+
+#[tokio::test]
+async fn a_failed_partition_is_retried_up_to_the_limit_and_keeps_its_error() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let w = db.leases("w").await.max_attempts(2);
+    w.register("repos", &parts(1)).await.unwrap();
+    let first = w.claim(None).await.unwrap().unwrap();
+    w.fail(&first, "HTTP 500 from /repos").await.unwrap();
+    let status = &w.status("repos").await.unwrap()[0];
+    assert_eq!(status.state, LeaseState::Failed);
+    assert_eq!(status.last_error.as_deref(), Some("HTTP 500 from /repos"));
+    let second = w.claim(None).await.unwrap().unwrap();
+    assert_eq!((second.epoch, second.attempts), (2, 2));
+    w.fail(&second, "HTTP 502 from /repos").await.unwrap();
+    // Out of attempts: it stays failed, with its last error.
+    assert_eq!(w.claim(None).await.unwrap(), None);
+    let status = &w.status("repos").await.unwrap()[0];
+    assert_eq!(status.state, LeaseState::Failed);
+    assert_eq!(status.attempts, 2);
+    assert_eq!(status.last_error.as_deref(), Some("HTTP 502 from /repos"));
+    // A failed lease is not the worker's any more.
+    assert!(matches!(
+        w.fail(&second, "again").await,
+        Err(LeaseError::Lost { .. })
+    ));
+}
+
+#[tokio::test]
+async fn bad_schema_names_and_partition_keys_are_refused() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let err = Leases::connect(crate::common::config(), "pg_nope", "w")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LeaseError::Usage(_)), "{err}");
+    let bad = vec![("../x".to_owned(), BTreeMap::new())];
+    let err = db
+        .leases("w")
+        .await
+        .register("repos", &bad)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LeaseError::Usage(_)), "{err}");
+}
