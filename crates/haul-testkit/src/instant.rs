@@ -99,7 +99,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// A proleptic Gregorian date to days since 1970-01-01 (the inverse).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let yoe = year - era * 400;

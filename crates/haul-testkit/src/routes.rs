@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Limited};
 use crate::auth;
 use crate::body::{Body, BoxError, InjectedReset};
 use crate::endpoints::presets::Emulation;
+use crate::endpoints::tree::TreeRoute;
 use crate::endpoints::{self, Call, DataPage};
 use crate::inject;
 use crate::instant::parse_instant;
@@ -36,6 +37,8 @@ enum Style {
     Graphql,
     /// A well-known API's emulation.
     Api(Emulation),
+    /// The [`OrgTree`](crate::OrgTree)'s endpoints.
+    Tree(TreeRoute),
 }
 
 /// Answers one request; an `Err` closes the connection without a response.
@@ -57,8 +60,10 @@ where
             .note(&parts.method, path, query, &parts.headers, form);
     };
     let emulated = Emulation::route(&parts.method, path);
+    let tree = TreeRoute::resolve(&state.tree, &parts.method, path);
     let style = match (&parts.method, path) {
         _ if let Some(api) = emulated => Style::Api(api),
+        _ if let Some(route) = tree => Style::Tree(route),
         (&Method::GET, "/items") => Style::Cursor,
         (&Method::GET, "/last-record") => Style::LastRecord,
         (&Method::GET, "/header-cursor") => Style::HeaderCursor,
@@ -197,6 +202,8 @@ async fn data(
     let version = state.data.current();
     let since = match style {
         Style::Api(api) => api.since(path, query, body),
+        // The tree filters by its own parameters.
+        Style::Tree(_) => Ok(None),
         _ => match (
             params::param(query, "updated_since"),
             params::param(query, "updated_since_ms"),
@@ -248,5 +255,6 @@ fn render(style: Style, call: &Call<'_>, body: &[u8]) -> Result<DataPage, ApiErr
         Style::PageNumber => endpoints::page_number::serve(call),
         Style::Graphql => endpoints::graphql::serve(call, body),
         Style::Api(api) => api.serve(call, body),
+        Style::Tree(route) => endpoints::tree::serve(route, &call.state.tree, call),
     }
 }

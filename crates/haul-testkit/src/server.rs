@@ -24,6 +24,7 @@ use crate::seen::{RequestLog, SeenRequest};
 use crate::stats::{Counters, Stats};
 use crate::throttle::{Throttle, ThrottleHandle, ThrottleWindow};
 use crate::tls::ServerTls;
+use crate::tree::OrgTree;
 
 /// How long [`RunningServer::shutdown`] lets in-flight requests finish
 /// before cutting their connections.
@@ -33,6 +34,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) data: LiveData,
+    /// The parent/child API's data (empty unless configured).
+    pub(crate) tree: OrgTree,
     pub(crate) default_page_size: usize,
     pub(crate) max_page_size: usize,
     /// Where absolute links point: `http://127.0.0.1:<port>/`, or the
@@ -67,6 +70,7 @@ impl FakeApi {
     pub fn builder() -> FakeApiBuilder {
         FakeApiBuilder {
             dataset: Dataset::default(),
+            org_tree: OrgTree::default(),
             default_page_size: 100,
             max_page_size: 1000,
             faults: None,
@@ -107,6 +111,7 @@ impl FakeApi {
         );
         let state = Arc::new(State {
             data: LiveData::new(config.dataset),
+            tree: config.org_tree,
             default_page_size: config.default_page_size,
             max_page_size: config.max_page_size,
             link_base,
@@ -137,6 +142,7 @@ impl FakeApi {
 #[must_use]
 pub struct FakeApiBuilder {
     dataset: Dataset,
+    org_tree: OrgTree,
     default_page_size: usize,
     max_page_size: usize,
     faults: Option<Faults>,
@@ -161,6 +167,14 @@ impl FakeApiBuilder {
     /// The records every pagination endpoint serves.
     pub fn dataset(mut self, dataset: Dataset) -> Self {
         self.dataset = dataset;
+        self
+    }
+
+    /// Serves this parent/child API too: `/orgs`, `/orgs/{org}/repos`,
+    /// `/orgs/{org}/repos/{repo}/events` and `/audit-log` (see the
+    /// [crate docs](crate#a-parentchild-api)).
+    pub fn org_tree(mut self, tree: OrgTree) -> Self {
+        self.org_tree = tree;
         self
     }
 
@@ -274,6 +288,11 @@ impl RunningServer {
         url.set_query(query);
         url.set_fragment(fragment);
         url
+    }
+
+    /// The parent/child API's data ([`FakeApiBuilder::org_tree`]).
+    pub fn org_tree(&self) -> &OrgTree {
+        &self.state.tree
     }
 
     /// A snapshot of the request counters.

@@ -18,6 +18,7 @@ pub(crate) mod page_number;
 pub(crate) mod presets;
 pub(crate) mod probes;
 pub(crate) mod redirect;
+pub(crate) mod tree;
 
 use http::{HeaderMap, Response, StatusCode};
 use url::Url;

@@ -9,6 +9,7 @@ mod misbehaviour;
 mod ratelimit;
 mod styles;
 mod support;
+mod tree;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
