@@ -25,6 +25,9 @@ tasks:
           --concurrency K        pages in flight when the remaining pages are known
           --style S              pagination style: cursor (default), last-record,
                                  header-cursor, next-url, link, offset, page, graphql, auto
+          --connector            a three-level connector (orgs -> repos -> events) and a
+                                 windowed audit-log backfill into SQLite, verified per
+                                 partition (--page-size default 50, --concurrency 8)
           --preset NAME          a haul::presets preset against the fake API's emulation of
                                  its API: github, stripe, hubspot, zendesk, salesforce,
                                  shopify, jira, odata (with --incremental: its own bound)

@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: the fake API, extracted through the full stack, verified.
 
+mod connector;
 mod presets;
 mod progress;
 mod sink;
@@ -40,6 +41,12 @@ pub(crate) struct Options {
     style: String,
     preset: Option<Emulation>,
     incremental: bool,
+    /// `--connector`: the three-level connector demo.
+    connector: bool,
+    /// `--page-size` and `--concurrency` as given (the connector demo has
+    /// its own defaults).
+    page_size_given: Option<usize>,
+    concurrency_given: Option<usize>,
     /// `--tls`: a CA made for this run; the server speaks HTTPS with a
     /// certificate it issued, and the client trusts only that CA.
     tls: Option<Arc<TestPki>>,
@@ -61,7 +68,7 @@ impl Options {
                 "--style",
                 "--preset",
             ],
-            &["--faults", "--incremental", "--tls"],
+            &["--faults", "--incremental", "--tls", "--connector"],
         )?;
         let options = Self {
             records: crate::number(&map, "--records", 100_000)?,
@@ -91,6 +98,15 @@ impl Options {
                 })?),
             },
             incremental: switches.contains(&"--incremental"),
+            connector: switches.contains(&"--connector"),
+            page_size_given: map
+                .get("--page-size")
+                .map(|_| crate::number(&map, "--page-size", 0usize))
+                .transpose()?,
+            concurrency_given: map
+                .get("--concurrency")
+                .map(|_| crate::number(&map, "--concurrency", 0usize))
+                .transpose()?,
             tls: switches
                 .contains(&"--tls")
                 .then(TestPki::generate)
@@ -116,10 +132,32 @@ impl Options {
                     .into(),
             );
         }
+        if options.connector
+            && (options.preset.is_some()
+                || options.incremental
+                || options.tls.is_some()
+                || options.sink != SinkKind::Sqlite
+                || map.contains_key("--style")
+                || map.contains_key("--records"))
+        {
+            return Err(
+                "--connector runs its own API into SQLite: it takes --seed, --out, --report, --page-size, --concurrency, --faults and --kill-after-pages".into(),
+            );
+        }
         if options.page_size == 0 {
             return Err("--page-size must be at least 1".into());
         }
         Ok(options)
+    }
+
+    /// Records per page for the connector demo (default 50).
+    fn connector_page_size(&self) -> u64 {
+        self.page_size_given.unwrap_or(50) as u64
+    }
+
+    /// Requests in flight for the connector demo (default 8).
+    fn connector_in_flight(&self) -> usize {
+        self.concurrency_given.unwrap_or(8).max(1)
     }
 }
 
@@ -170,6 +208,9 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    if options.connector {
+        return runtime.block_on(connector::demo(&options));
+    }
     runtime.block_on(demo(options))
 }
 
