@@ -10,10 +10,13 @@ use haul::{
     AdaptiveRate, AllOf, CursorPaginator, ExtractError, Extractor, HeaderAdaptive, JsonLinesSink,
     RateLimiter, ReqwestTransport, Sink, SqliteSink, StreamConfig,
 };
+use haul::{
+    Connector, LinkHeaderPaginator, MemorySink, Partition, Partitions, RequestTemplate, StreamDef,
+};
 use url::Url;
 
 use super::null_sink::NullSink;
-use super::options::{PAGE_SIZE, STREAMS};
+use super::options::{CONNECTOR_PAGE_SIZE, PAGE_SIZE, STREAMS};
 use super::sample::Sample;
 
 /// Where the sequential rows write.
@@ -227,4 +230,38 @@ pub(crate) async fn streams(
         outcome.throttle_wait += summary.throttle_wait;
     }
     Ok(outcome)
+}
+
+/// A connector of one stream with `partitions` partitions (a list), each
+/// walking `/link` to its end (the server's dataset is exactly five pages),
+/// with at most `in_flight` requests at once, into a `MemorySink`.
+pub(crate) async fn connector(
+    base: &Url,
+    partitions: usize,
+    in_flight: usize,
+) -> Result<Sample, String> {
+    let list = (0..partitions).map(|i| Partition::new([("part", format!("p{i:04}"))]));
+    let connector = Connector::builder("bench")
+        .max_in_flight(in_flight)
+        .stream(
+            StreamDef::new(
+                "pages",
+                RequestTemplate::get(format!("{base}link")).query("part", "{part}"),
+                LinkHeaderPaginator::new().page_size("per_page", CONNECTOR_PAGE_SIZE as u64),
+            )
+            .partitions(Partitions::list(list)),
+        )
+        .build()
+        .map_err(|e| format!("cannot build the connector: {e}"))?;
+    let sink = MemorySink::new();
+    let started = Instant::now();
+    let summary = connector
+        .run(&sink)
+        .await
+        .map_err(|e| format!("connector ({in_flight} in flight): {e}"))?;
+    Ok(Sample {
+        records: summary.records,
+        requests: summary.requests,
+        elapsed: started.elapsed(),
+    })
 }

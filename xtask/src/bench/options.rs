@@ -68,6 +68,7 @@ impl Options {
                 min_latency_pages: 50,
                 streams_window: Duration::from_secs(5),
                 memory_sizes: [100_000, 1_000_000],
+                connector_partitions: 50,
             }
         } else {
             Plan {
@@ -79,6 +80,7 @@ impl Options {
                 min_latency_pages: 150,
                 streams_window: Duration::from_secs(20),
                 memory_sizes: [100_000, 1_000_000],
+                connector_partitions: 200,
             }
         }
     }
@@ -92,6 +94,12 @@ pub(crate) const LATENCY: Duration = Duration::from_millis(20);
 pub(crate) const KS: [usize; 5] = [1, 4, 16, 32, 64];
 /// The K the concurrency targets are checked at.
 pub(crate) const TARGET_K: usize = 32;
+/// Pages of each partition of the connector rows.
+pub(crate) const CONNECTOR_PAGES: usize = 5;
+/// Records per page of the connector rows.
+pub(crate) const CONNECTOR_PAGE_SIZE: usize = 20;
+/// Requests in flight of the parallel connector row.
+pub(crate) const CONNECTOR_IN_FLIGHT: usize = 16;
 /// Streams sharing one limiter.
 pub(crate) const STREAMS: usize = 8;
 /// The shared limiter's (and the server's) budget, requests per second.
@@ -116,6 +124,8 @@ pub(crate) struct Plan {
     pub(crate) streams_window: Duration,
     /// Records extracted by the memory child, small then large.
     pub(crate) memory_sizes: [usize; 2],
+    /// Partitions of the connector rows (each of [`CONNECTOR_PAGES`] pages).
+    pub(crate) connector_partitions: usize,
 }
 
 impl Plan {

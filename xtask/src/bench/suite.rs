@@ -12,7 +12,10 @@ use haul_testkit::Dataset;
 
 use super::haul_runs::{self, SinkChoice};
 use super::memory;
-use super::options::{KS, LATENCY, Options, PAGE_SIZE, Plan, STREAM_RATE, STREAMS};
+use super::options::{
+    CONNECTOR_IN_FLIGHT, CONNECTOR_PAGE_SIZE, CONNECTOR_PAGES, KS, LATENCY, Options, PAGE_SIZE,
+    Plan, STREAM_RATE, STREAMS,
+};
 use super::peers::{self, Peer};
 use super::reference;
 use super::report::{Report, Row, thousands};
@@ -55,6 +58,7 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     )?;
     concurrency(&host, &client, &plan, &latency_data, &mut rows, &mut found)?;
     drop(latency_data);
+    found.connector = Some(connector_rows(&host, &client, &plan, &mut rows));
     streams(&host, &client, &plan, &seq_data, &mut rows, &mut found)?;
     drop(seq_data);
     memory_rows(&host, &plan, &scratch, &mut rows, &mut found);
@@ -324,6 +328,65 @@ fn concurrency(
     }
     host.stop(server);
     Ok(())
+}
+
+/// A connector's partitions at 20 ms per request: sequential (one request
+/// in flight) against [`CONNECTOR_IN_FLIGHT`]; returns the partitions and
+/// both rates in pages per second.
+fn connector_rows(
+    host: &ServerHost,
+    client: &tokio::runtime::Runtime,
+    plan: &Plan,
+    rows: &mut Vec<Row>,
+) -> Result<(usize, f64, f64), String> {
+    let partitions = plan.connector_partitions;
+    eprintln!(
+        "[2/5] connector: {partitions} partitions × {CONNECTOR_PAGES} pages at {LATENCY:?} per request, 1 and {CONNECTOR_IN_FLIGHT} in flight"
+    );
+    // Exactly five pages, so each partition walks `/link` to its end.
+    let dataset = Dataset::generate(SEED, CONNECTOR_PAGES * CONNECTOR_PAGE_SIZE);
+    let server = host.with_latency(&dataset)?;
+    let base = server.url("/");
+    let result = (|| {
+        // Warm-up: connections, the server's first pages.
+        client.block_on(haul_runs::connector(&base, 8, CONNECTOR_IN_FLIGHT))?;
+        let mut measured = Vec::new();
+        for in_flight in [1, CONNECTOR_IN_FLIGHT] {
+            let sample = client.block_on(haul_runs::connector(&base, partitions, in_flight))?;
+            let pages = (partitions * CONNECTOR_PAGES) as u64;
+            if sample.requests != pages {
+                return Err(format!(
+                    "the connector with {in_flight} in flight sent {} requests, expected {pages}",
+                    sample.requests
+                ));
+            }
+            let rate = sample.request_rate();
+            eprintln!(
+                "  {in_flight:>2} in flight: {} pages/s, {:.1?} for {pages} pages",
+                format_rate(rate),
+                sample.elapsed
+            );
+            let mut row = Row::from_samples(
+                3,
+                format!("haul Connector, {partitions} partitions × {CONNECTOR_PAGES} pages, max_in_flight({in_flight})"),
+                &Samples(vec![sample]),
+            )
+            .k(in_flight)
+            .note(format!(
+                "{CONNECTOR_PAGE_SIZE} records per page, link pagination → MemorySink; {}",
+                if in_flight == 1 { "sequential: the baseline" } else { "partitions take turns for the slots" }
+            ));
+            row.requests_per_sec = Some(rate);
+            rows.push(row);
+            measured.push(rate);
+        }
+        Ok((partitions, measured[0], measured[1]))
+    })();
+    host.stop(server);
+    if let Err(e) = &result {
+        eprintln!("  failed: {e}");
+    }
+    result
 }
 
 fn streams(

@@ -1,7 +1,7 @@
 //! The targets of issue 7, each a ratio with PASS or MISS.
 
 use super::memory::RssReport;
-use super::options::{STREAM_RATE, STREAMS, TARGET_K};
+use super::options::{CONNECTOR_IN_FLIGHT, CONNECTOR_PAGES, STREAM_RATE, STREAMS, TARGET_K};
 use super::peers::Peer;
 use super::report::{Target, thousands};
 
@@ -25,6 +25,9 @@ pub(crate) struct Found {
     pub(crate) streams: Vec<StreamsResult>,
     pub(crate) rss: Vec<(usize, Result<RssReport, String>)>,
     pub(crate) dlt: Option<Peer>,
+    /// The connector rows: partitions, and pages/s sequential and with
+    /// `CONNECTOR_IN_FLIGHT` in flight.
+    pub(crate) connector: Option<Result<(usize, f64, f64), String>>,
 }
 
 /// Every target from what the run found; a skipped peer also adds a note.
@@ -75,6 +78,26 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         raw32,
         0.90,
     ));
+    let title = |partitions: usize| {
+        format!(
+            "connector, {partitions} partitions × {CONNECTOR_PAGES} pages at 20 ms: {CONNECTOR_IN_FLIGHT} in flight vs sequential"
+        )
+    };
+    match &found.connector {
+        Some(Ok((partitions, sequential, parallel))) => targets.push(Target::at_least(
+            &title(*partitions),
+            format!(
+                "{} vs {} pages/s",
+                format_rate(*parallel),
+                format_rate(*sequential)
+            ),
+            *parallel,
+            *sequential,
+            12.0,
+        )),
+        Some(Err(e)) => targets.push(Target::not_measured(&title(0), e.clone(), "≥ 12.00×")),
+        None => {}
+    }
     for (name, result) in &found.streams {
         let title = format!(
             "{STREAMS} streams, one {name}: within 2 % of {STREAM_RATE}/s, no over-limit 429"
