@@ -54,7 +54,8 @@ pub use event::{Event, NoopObserver, Observer};
 pub use extractor::Extractor;
 pub use incremental::Incremental;
 pub use partition::{
-    ParentLink, Partition, Partitions, RequestTemplate, Step, TemplateError, TimeWindows,
+    INCLUDED_PREFIX, ParentLink, Partition, Partitions, RequestTemplate, Step, TemplateError,
+    TimeWindows,
 };
 pub use placement::{BOUND_PLACEHOLDER, BoundPlacement};
 pub use summary::{HumanDuration, PassEnd, RunSummary};

@@ -288,6 +288,11 @@ fn three_levels(req: &Request) -> (u16, String) {
 }
 
 fn three_level_connector(api: std::sync::Arc<Api>) -> Connector {
+    three_levels_linked(api, ParentLink::new("repos").field("repo", "/name"))
+}
+
+/// The three-level connector with `events` linked to `repos` by `events_link`.
+fn three_levels_linked(api: std::sync::Arc<Api>, events_link: ParentLink) -> Connector {
     Connector::builder("gh")
         .transport(api)
         .max_in_flight(4)
@@ -316,9 +321,7 @@ fn three_level_connector(api: std::sync::Arc<Api>) -> Connector {
                 RequestTemplate::get("http://api.test/orgs/{org}/repos/{repo}/events"),
                 paginator(),
             )
-            .partitions(Partitions::Parent(
-                ParentLink::new("repos").field("repo", "/name"),
-            ))
+            .partitions(Partitions::Parent(events_link))
             .rule(ResponseRule::status(404, RuleAction::SkipPartition))
             .batch_size(1),
         )
@@ -636,4 +639,206 @@ async fn failures_are_recorded_per_partition_and_listed_at_the_end() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("{repo}"), "{err}");
+}
+
+/// What every `events` record must look like when `events` includes the
+/// repository's `id` and `name`: those two fields first, then the record
+/// as the API sent it.
+fn assert_includes_its_repo(text: &str) {
+    let event: serde_json::Value = serde_json::from_str(text).unwrap();
+    let id = event["id"].as_str().unwrap();
+    let (org, repo) = {
+        let mut parts = id.split('/');
+        (parts.next().unwrap(), parts.next().unwrap())
+    };
+    assert_eq!(event["_parent_repo_id"], format!("{org}/{repo}"), "{text}");
+    assert_eq!(event["_parent_repo_name"], repo, "{text}");
+    assert!(
+        text.starts_with(r#"{"_parent_repo_id":""#) || text.starts_with(r#"{"_partition":"#),
+        "{text}"
+    );
+}
+
+fn including_link() -> ParentLink {
+    ParentLink::new("repos")
+        .field("repo", "/name")
+        .include("repo_id", "/id")
+        .include("repo_name", "/name")
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_records_carry_the_parent_fields_they_include() {
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+    let sink = MemorySink::new();
+    three_levels_linked(api, including_link())
+        .run(&sink)
+        .await
+        .unwrap();
+    let events = sink.tagged_records("events");
+    assert_eq!(events.len(), 38 * 3);
+    for (partition, record) in &events {
+        assert_includes_its_repo(record.as_str());
+        // The partition key stays the link's values alone.
+        let id = record.field("/id").unwrap().unwrap();
+        let mut parts = id.split('/');
+        let (org, repo) = (parts.next().unwrap(), parts.next().unwrap());
+        assert_eq!(partition, &format!("org={org},repo={repo}"));
+    }
+    // Parents are untouched.
+    assert!(
+        sink.records("repos")
+            .iter()
+            .all(|r| !r.as_str().contains("_parent_"))
+    );
+}
+
+#[test]
+fn included_names_are_checked_when_the_connector_is_built() {
+    let build = |link: ParentLink| {
+        Connector::builder("c")
+            .transport(Api::new(Duration::ZERO, |_| (200, page(&[], None))))
+            .stream(StreamDef::new(
+                "p",
+                RequestTemplate::get("http://api.test/p"),
+                paginator(),
+            ))
+            .stream(
+                StreamDef::new(
+                    "c",
+                    RequestTemplate::get("http://api.test/c/{x}"),
+                    paginator(),
+                )
+                .partitions(Partitions::Parent(link)),
+            )
+            .build()
+    };
+    assert!(build(ParentLink::new("p").field("x", "/x").include("id", "/id")).is_ok());
+    assert!(
+        build(
+            ParentLink::new("p")
+                .field("x", "/x")
+                .include("id", "/id")
+                .include("id", "/y")
+        )
+        .is_err()
+    );
+    assert!(build(ParentLink::new("p").field("x", "/x").include("", "/id")).is_err());
+    assert!(
+        build(
+            ParentLink::new("p")
+                .field("x", "/x")
+                .field("_parent_x", "/y")
+        )
+        .is_err()
+    );
+}
+
+/// The records of a JSON Lines stream as (partition, record) pairs.
+fn jsonl_records(dir: &std::path::Path, stream: &str) -> Vec<(String, serde_json::Value)> {
+    std::fs::read_to_string(dir.join(format!("{stream}.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = v["_partition"].as_str().unwrap_or_default().to_owned();
+            (key, v)
+        })
+        .collect()
+}
+
+/// JSON Lines end to end: three levels into one file per stream, every
+/// record tagged with its partition and carrying its included parent
+/// fields; a run killed at any of several points and resumed by a new
+/// sink on the same directory (a new process) holds every record exactly
+/// once and fetches no finished partition again.
+#[tokio::test(start_paused = true)]
+async fn a_killed_run_into_json_lines_resumes_exactly_once() {
+    let clean_api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+    let clean = MemorySink::new();
+    three_levels_linked(clean_api, including_link())
+        .run(&clean)
+        .await
+        .unwrap();
+    let expected = |stream: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = clean
+            .tagged_records(stream)
+            .into_iter()
+            .map(|(p, r)| (p, r.as_str().to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    for kill_after in [5, 23, 61] {
+        let dir = tempfile::tempdir().unwrap();
+        let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), three_levels));
+        api.hang_after.store(kill_after, Ordering::SeqCst);
+        {
+            let sink = haul_sink::JsonLinesSink::new(dir.path()).fsync(false);
+            let killed = tokio::time::timeout(
+                Duration::from_secs(60),
+                three_levels_linked(api.clone(), including_link()).run(&sink),
+            )
+            .await;
+            assert!(
+                killed.is_err(),
+                "the run should hang at request {kill_after}"
+            );
+        }
+        let first_run = api.served().len();
+        let reopened = haul_sink::JsonLinesSink::new(dir.path()).fsync(false);
+        let mut finished = BTreeSet::new();
+        for stream in ["repos", "events"] {
+            for s in reopened.partitions(stream).await.unwrap() {
+                if s.checkpoint.is_done() {
+                    finished.insert(format!("{stream}[{}]", s.partition));
+                }
+            }
+        }
+        api.hang_after.store(usize::MAX, Ordering::SeqCst);
+        let resumed = three_levels_linked(api.clone(), including_link())
+            .run(&reopened)
+            .await
+            .unwrap();
+        assert!(resumed.resumed);
+        for stream in ["orgs", "repos", "events"] {
+            let mut got: Vec<(String, String)> = jsonl_records(dir.path(), stream)
+                .into_iter()
+                .map(|(p, mut v)| {
+                    v.as_object_mut().unwrap().remove("_partition");
+                    (p, v.to_string())
+                })
+                .collect();
+            got.sort();
+            let want: Vec<(String, String)> = expected(stream)
+                .into_iter()
+                .map(|(p, text)| {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    (p, v.to_string())
+                })
+                .collect();
+            let mut want = want;
+            want.sort();
+            assert_eq!(got, want, "{stream}, kill after {kill_after}");
+        }
+        for line in std::fs::read_to_string(dir.path().join("events.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = v["_partition"].as_str().unwrap();
+            let rest = line
+                .strip_prefix(&format!("{{\"_partition\":\"{key}\","))
+                .unwrap_or_else(|| panic!("the partition key comes first: {line}"));
+            assert_includes_its_repo(&format!("{{{rest}"));
+        }
+        for s in &api.served()[first_run..] {
+            let parts: Vec<&str> = s.path.trim_start_matches('/').split('/').collect();
+            let key = match parts.as_slice() {
+                ["orgs", org, "repos"] => format!("repos[org={org}]"),
+                ["orgs", org, "repos", repo, "events"] => format!("events[org={org},repo={repo}]"),
+                _ => continue,
+            };
+            assert!(!finished.contains(&key), "{key} fetched again");
+        }
+    }
 }

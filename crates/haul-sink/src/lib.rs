@@ -7,7 +7,8 @@
 //! - `SqliteSink` (feature `sqlite`, on by default): the embedded default,
 //!   one table per stream upserted by primary key, the checkpoint committed
 //!   in the same transaction as the records.
-//! - [`JsonLinesSink`]: append-only files with a byte-offset checkpoint,
+//! - [`JsonLinesSink`]: append-only files with a byte-offset checkpoint
+//!   (partitions share a stream's file, each record tagged with its key),
 //!   exactly-once without a primary key.
 //! - [`MemorySink`]: for tests, with the same semantics.
 //! - [`NullSink`] and [`CountingSink`]: keep no records, for dry runs and

@@ -95,7 +95,7 @@ pub fn check_partition_key(key: &str) -> Result<(), SinkError> {
 
 fn unsupported(what: &str) -> SinkError {
     SinkError::Unsupported(format!(
-        "{what}: this sink stores only unpartitioned streams (MemorySink and SqliteSink store partitions)"
+        "{what}: this sink stores only unpartitioned streams (SqliteSink, JsonLinesSink and MemorySink store partitions)"
     ))
 }
 

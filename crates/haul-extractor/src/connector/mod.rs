@@ -16,6 +16,7 @@ use haul_retry::{Classifier, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, Transport};
 
 use crate::event::Observer;
+use crate::partition::INCLUDED_PREFIX;
 use crate::plan::Plan;
 use crate::{BuildError, Extractor, Incremental, Partitions, RequestTemplate};
 
@@ -270,6 +271,23 @@ impl ConnectorBuilder {
                     streams.iter().position(|s| s.name == p)
                 }
             };
+            if let Some(name) = available.iter().find(|n| n.starts_with(INCLUDED_PREFIX)) {
+                return Err(BuildError::Invalid(format!(
+                    "stream {:?}: value name {name:?} starts with {INCLUDED_PREFIX:?}, which is kept for included parent fields",
+                    def.name
+                )));
+            }
+            if let Partitions::Parent(link) = &def.partitions {
+                let mut seen = BTreeSet::new();
+                for (name, _) in link.included() {
+                    if name.is_empty() || !seen.insert(name) {
+                        return Err(BuildError::Invalid(format!(
+                            "stream {:?} includes parent field {name:?} twice or without a name",
+                            def.name
+                        )));
+                    }
+                }
+            }
             def.template
                 .check(&available)
                 .map_err(|e| BuildError::Invalid(format!("stream {:?}: {e}", def.name)))?;

@@ -119,8 +119,16 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
         };
         match page {
             Some(Ok(page)) => {
-                discover(shared, job, &page.records, &mut register, &mut found);
-                buffer.extend(page.records);
+                let records: Vec<Record> = if job.partition.included().is_empty() {
+                    page.records
+                } else {
+                    page.records
+                        .into_iter()
+                        .map(|r| job.partition.include_into(r))
+                        .collect()
+                };
+                discover(shared, job, &records, &mut register, &mut found);
+                buffer.extend(records);
                 if buffer.len() >= inner.batch_records {
                     let cp = walker.checkpoint();
                     if let Err(e) = commit(shared, &inner, job, &cp, &buffer, &register).await {
@@ -190,7 +198,7 @@ fn discover(
             register.push(PartitionState {
                 stream: child_stream.name.clone(),
                 partition: partition.key().to_owned(),
-                values: partition.values().clone(),
+                values: partition.stored_values(),
                 checkpoint: Checkpoint::start(child_stream.name.clone()),
             });
             found.push(Job {
@@ -209,12 +217,15 @@ async fn commit(
     records: &[Record],
     register: &[PartitionState],
 ) -> Result<(), SinkError> {
+    // Included parent fields are stored with the values, so a resumed run
+    // still adds them.
+    let values = job.partition.stored_values();
     commit_partition(
         plan,
         shared.sink,
         PartitionCommit {
             partition: job.partition.key(),
-            values: job.partition.values(),
+            values: &values,
             checkpoint,
             records,
             register,

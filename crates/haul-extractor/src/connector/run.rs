@@ -36,7 +36,7 @@ fn marker(connector: &str, running: bool) -> PartitionState {
 
 impl Connector {
     /// Runs every selected stream into `sink` (which must store partitions:
-    /// `SqliteSink` or `MemorySink`) and returns the summary.
+    /// `SqliteSink`, `JsonLinesSink` or `MemorySink`) and returns the summary.
     ///
     /// A run after an interrupted one (stopped, killed, or failed fast)
     /// resumes it: finished partitions are not fetched again and unfinished

@@ -8,6 +8,7 @@ mod windows;
 use std::collections::{BTreeMap, BTreeSet};
 
 use haul_core::Record;
+use serde_json::value::RawValue;
 
 pub use template::{RequestTemplate, TemplateError};
 pub use windows::{Step, TimeWindows};
@@ -33,7 +34,14 @@ pub use windows::{Step, TimeWindows};
 pub struct Partition {
     key: String,
     values: BTreeMap<String, String>,
+    /// Parent fields copied into each record (name → JSON text); not part
+    /// of the key and not template values.
+    included: BTreeMap<String, String>,
 }
+
+/// The prefix of the fields [`ParentLink::include`] adds to child records,
+/// and of the stored values that carry them.
+pub const INCLUDED_PREFIX: &str = "_parent_";
 
 impl Partition {
     /// The only partition of an unpartitioned stream: empty key, no values.
@@ -41,6 +49,7 @@ impl Partition {
         Self {
             key: String::new(),
             values: BTreeMap::new(),
+            included: BTreeMap::new(),
         }
     }
 
@@ -68,12 +77,36 @@ impl Partition {
         Self {
             key: key::from_values(&values),
             values,
+            included: BTreeMap::new(),
         }
     }
 
-    /// A partition as stored in the sink: its key and values.
-    pub(crate) fn from_stored(key: String, values: BTreeMap<String, String>) -> Self {
-        Self { key, values }
+    /// A partition as stored in the sink: its key and values, the included
+    /// parent fields among them under [`INCLUDED_PREFIX`].
+    pub(crate) fn from_stored(key: String, stored: BTreeMap<String, String>) -> Self {
+        let (included, values) = stored
+            .into_iter()
+            .partition::<BTreeMap<_, _>, _>(|(name, _)| name.starts_with(INCLUDED_PREFIX));
+        let included = included
+            .into_iter()
+            .map(|(name, json)| (name[INCLUDED_PREFIX.len()..].to_owned(), json))
+            .collect();
+        Self {
+            key,
+            values,
+            included,
+        }
+    }
+
+    /// What the sink stores for this partition: its values and, under
+    /// [`INCLUDED_PREFIX`], the included parent fields (so a resumed run
+    /// still adds them).
+    pub(crate) fn stored_values(&self) -> BTreeMap<String, String> {
+        let mut stored = self.values.clone();
+        for (name, json) in &self.included {
+            stored.insert(format!("{INCLUDED_PREFIX}{name}"), json.clone());
+        }
+        stored
     }
 
     /// A partition with an explicit key (checked with
@@ -93,6 +126,7 @@ impl Partition {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            included: BTreeMap::new(),
         })
     }
 
@@ -114,6 +148,47 @@ impl Partition {
     /// Whether this is the single partition of an unpartitioned stream.
     pub fn is_single(&self) -> bool {
         self.key.is_empty()
+    }
+
+    /// The parent fields copied into each record of this partition (see
+    /// [`ParentLink::include`]): name → the field's JSON text.
+    pub fn included(&self) -> &BTreeMap<String, String> {
+        &self.included
+    }
+
+    /// `record` with this partition's included parent fields as its first
+    /// fields, `"_parent_<name>": <value>`; the rest of its bytes stay as
+    /// they came. A record that is not a JSON object is returned unchanged.
+    pub(crate) fn include_into(&self, record: Record) -> Record {
+        if self.included.is_empty() {
+            return record;
+        }
+        let text = record.as_str();
+        let Some(rest) = text.trim_start().strip_prefix('{') else {
+            tracing::warn!(partition = %self.key, "a child record is not a JSON object: parent fields not included");
+            return record;
+        };
+        let mut out = String::with_capacity(text.len() + 64);
+        out.push('{');
+        for (name, json) in &self.included {
+            // A JSON string of the name: escapes whatever it holds.
+            out.push_str(
+                &serde_json::Value::String(format!("{INCLUDED_PREFIX}{name}")).to_string(),
+            );
+            out.push(':');
+            out.push_str(json);
+            out.push(',');
+        }
+        if rest.trim_start().starts_with('}') {
+            out.pop();
+        }
+        out.push_str(rest);
+        match RawValue::from_string(out) {
+            Ok(raw) => Record::from_raw(raw),
+            // Included values are JSON taken from a parsed record, and the
+            // record is an object, so this does not happen; keep the record.
+            Err(_) => record,
+        }
     }
 }
 
@@ -182,6 +257,7 @@ impl Partitions {
 pub struct ParentLink {
     parent: String,
     fields: Vec<(String, String)>,
+    include: Vec<(String, String)>,
 }
 
 impl ParentLink {
@@ -190,7 +266,39 @@ impl ParentLink {
         Self {
             parent: parent.into(),
             fields: Vec::new(),
+            include: Vec::new(),
         }
+    }
+
+    /// Copies the parent record's field at `pointer` into every record of
+    /// the child partition, as field `_parent_<name>` placed first, with the
+    /// parent's JSON value as it came (dlt's `include_from_parent`). A
+    /// parent record without the field gives child records without it.
+    /// The included values are stored with the partition, so a resumed run
+    /// still adds them; they are not part of the partition key.
+    ///
+    /// ```
+    /// use haul_extractor::{ParentLink, Partition};
+    /// use haul_core::Record;
+    /// let link = ParentLink::new("repos")
+    ///     .field("repo", "/name")
+    ///     .include("repo_id", "/id")
+    ///     .include("owner", "/owner");
+    /// let repo = Record::from_json(r#"{"id":7,"name":"rocket","owner":{"login":"acme"}}"#)?;
+    /// let child = link.child_of(&Partition::single(), &repo).expect("the record has a name");
+    /// assert_eq!(child.key(), "repo=rocket");
+    /// assert_eq!(child.included()["repo_id"], "7");
+    /// assert_eq!(child.included()["owner"], r#"{"login":"acme"}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn include(mut self, name: impl Into<String>, pointer: impl Into<String>) -> Self {
+        self.include.push((name.into(), pointer.into()));
+        self
+    }
+
+    /// The included parent fields: name and JSON pointer.
+    pub fn included(&self) -> &[(String, String)] {
+        &self.include
     }
 
     /// Takes value `name` from the parent record's field at `pointer`.
@@ -217,6 +325,12 @@ impl ParentLink {
             let value = record.field(pointer).ok().flatten()?;
             values.insert(name.clone(), value);
         }
-        Some(Partition::from_values(values))
+        let mut child = Partition::from_values(values);
+        for (name, pointer) in &self.include {
+            if let Ok(Some(raw)) = haul_core::json::pointer(record.as_str(), pointer) {
+                child.included.insert(name.clone(), raw.get().to_owned());
+            }
+        }
+        Some(child)
     }
 }

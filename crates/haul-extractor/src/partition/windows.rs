@@ -112,10 +112,10 @@ impl TimeWindows {
                 (self.start_name.clone(), write(self.format, from)),
                 (self.end_name.clone(), write(self.format, to)),
             ]);
-            out.push(Partition {
-                key: format!("{}_{}", compact(from), compact(to)),
+            out.push(Partition::from_stored(
+                format!("{}_{}", compact(from), compact(to)),
                 values,
-            });
+            ));
             if to <= from {
                 break;
             }
