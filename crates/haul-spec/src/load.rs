@@ -415,9 +415,9 @@ fn check_input(name: &str, span: Range<usize>, def: &InputDef, diags: &mut Vec<D
                     format!("secret input `{name}` cannot have a default: secrets are never written in a spec"),
                     Some(default.span()),
                 )
-                .help(format!(
-                    "remove `default`; give the value in the environment (`env = \"…\"`) or a file (`file = \"…\"`)"
-                )),
+                .help(
+                    "remove `default`; give the value in the environment (`env = \"…\"`) or a file (`file = \"…\"`)",
+                ),
             );
         }
     } else if def.file.is_some() {
