@@ -52,8 +52,12 @@
 //! assert!(shown.contains("bad.toml:20:1: unknown key `paginatr`"), "{shown}");
 //! assert!(shown.contains("did you mean `paginator`?"));
 //!
-//! // Inputs fill the templates; the connector is the library's.
-//! let resolved = spec.resolve(&Inputs::new().set("base_url", "http://127.0.0.1:9"))?;
+//! // Inputs fill the templates; the connector is the library's. (The token
+//! // would come from `GITHUB_TOKEN` with `.from_env(true)`; building sends nothing.)
+//! let inputs = Inputs::new()
+//!     .set("base_url", "http://127.0.0.1:9")
+//!     .placeholder_secret("token");
+//! let resolved = spec.resolve(&inputs)?;
 //! let connector = resolved.connector(&Default::default())?.build()?;
 //! assert_eq!(connector.name(), "github");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
