@@ -68,7 +68,7 @@ impl Options {
                 min_latency_pages: 50,
                 streams_window: Duration::from_secs(5),
                 memory_sizes: [100_000, 1_000_000],
-                connector_partitions: 50,
+                connector_partitions: 200,
             }
         } else {
             Plan {
