@@ -353,6 +353,7 @@ impl ExtractorBuilder {
             max_empty_pages: self
                 .max_empty_pages
                 .unwrap_or(haul_paginate::DEFAULT_MAX_EMPTY_PAGES),
+            slots: None,
         }))
     }
 }

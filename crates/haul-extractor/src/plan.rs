@@ -57,4 +57,8 @@ pub(crate) struct Plan {
     pub(crate) max_pages: Option<u64>,
     /// Consecutive empty pages (with a next page offered) that end a pass.
     pub(crate) max_empty_pages: u32,
+    /// A connector's request slots, shared by every partition of a run:
+    /// each request holds one while it is sent (with its retries). `None`
+    /// for an [`Extractor`](crate::Extractor), whose bound is `concurrency`.
+    pub(crate) slots: Option<Arc<tokio::sync::Semaphore>>,
 }

@@ -221,7 +221,8 @@ impl Walker {
             number: self.pages + 1,
             state: Arc::new(self.state.clone()),
         };
-        let response = fetch(self.inner.clone(), prepared.clone(), &mut stats, expect).await;
+        let response =
+            fetch_in_slot(self.inner.clone(), prepared.clone(), &mut stats, expect).await;
         self.count(&stats);
         if let Err(error) = &response
             && !was_first
@@ -313,7 +314,7 @@ impl Walker {
             self.in_flight_requests.push_back(request.clone());
             self.in_flight.push_back(Box::pin(async move {
                 let mut stats = FetchStats::default();
-                let response = fetch(inner, copy, &mut stats, expect).await;
+                let response = fetch_in_slot(inner, copy, &mut stats, expect).await;
                 (request, stats, response)
             }));
         }
@@ -414,4 +415,22 @@ impl Walker {
             bytes: response.body.len(),
         })
     }
+}
+
+/// Sends one request, holding one of the connector's request slots while
+/// it does when the plan has them (slots are handed out first come, first
+/// served, so partitions take turns).
+async fn fetch_in_slot(
+    inner: Arc<Plan>,
+    request: Request,
+    stats: &mut FetchStats,
+    expect: Expect,
+) -> Result<(Response, Vec<Record>), ExtractError> {
+    // The semaphore is never closed, so acquiring only fails if it were;
+    // the request then goes without a slot rather than not at all.
+    let _slot = match &inner.slots {
+        Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
+        None => None,
+    };
+    fetch(inner, request, stats, expect).await
 }

@@ -35,6 +35,9 @@ struct Api {
     log: Mutex<Vec<Served>>,
     /// Requests that hang forever from this one on (a process killed mid-run).
     hang_after: AtomicUsize,
+    /// Requests being served now, and the most ever served at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Api {
@@ -47,6 +50,8 @@ impl Api {
             route: Box::new(route),
             log: Mutex::default(),
             hang_after: AtomicUsize::new(usize::MAX),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -66,7 +71,10 @@ impl Transport for Api {
         if n >= self.hang_after.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.latency).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.log.lock().unwrap().push(Served {
             path: request.url.path().to_owned(),
             query: request.url.query().unwrap_or_default().to_owned(),
@@ -980,4 +988,81 @@ proptest::proptest! {
             proptest::prop_assert_eq!(&got, &expected, "{:?}", dest);
         }
     }
+}
+
+/// Offset pages with a total: `/p/{id}?offset=…&limit=10` over 200 records.
+fn offset_pages(req: &Request) -> (u16, String) {
+    let id = req.url.path().trim_start_matches("/p/").to_owned();
+    let offset: usize = req.query("offset").unwrap().parse().unwrap();
+    let recs: Vec<String> = (offset..(offset + 10).min(200))
+        .map(|i| format!("{{\"id\":\"{id}-{i:03}\"}}"))
+        .collect();
+    (
+        200,
+        format!("{{\"items\":[{}],\"total\":200}}", recs.join(",")),
+    )
+}
+
+fn offset_connector(api: std::sync::Arc<Api>, concurrency: Option<usize>) -> Connector {
+    let mut stream = StreamDef::new(
+        "items",
+        RequestTemplate::get("http://api.test/p/{id}"),
+        haul_paginate::OffsetPaginator::new("offset")
+            .limit("limit", 10)
+            .total_at("/total")
+            .records_at("/items"),
+    )
+    .partitions(Partitions::list(
+        ["a", "b"].map(|id| Partition::new([("id", id)])),
+    ))
+    .batch_size(30);
+    if let Some(k) = concurrency {
+        stream = stream.concurrency(k);
+    }
+    Connector::builder("offsets")
+        .transport(api)
+        .max_in_flight(5)
+        .stream(stream)
+        .build()
+        .unwrap()
+}
+
+/// A paginator that knows the total lets one partition have several pages
+/// in flight, each taking a slot of the connector's budget: two partitions
+/// allowed 8 each never exceed the global 5, and do reach it; pages still
+/// commit in order, every record once. Without `concurrency`, each
+/// partition fetches one page at a time.
+#[tokio::test(start_paused = true)]
+async fn partitions_fetch_known_pages_concurrently_within_the_global_budget() {
+    let api = std::sync::Arc::new(Api::new(Duration::from_millis(20), offset_pages));
+    let sink = MemorySink::new();
+    let summary = offset_connector(api.clone(), Some(8))
+        .run(&sink)
+        .await
+        .unwrap();
+    assert_eq!(api.max_in_flight.load(Ordering::SeqCst), 5);
+    assert_eq!(summary.records, 400);
+    assert_eq!(api.served().len(), 2 * 20);
+    for id in ["a", "b"] {
+        let got: Vec<String> = sink
+            .tagged_records("items")
+            .into_iter()
+            .filter(|(p, _)| *p == format!("id={id}"))
+            .map(|(_, r)| r.field("/id").unwrap().unwrap())
+            .collect();
+        let want: Vec<String> = (0..200).map(|i| format!("{id}-{i:03}")).collect();
+        assert_eq!(got, want, "partition {id} in order, each record once");
+        let cp = sink
+            .partition_checkpoint("items", &format!("id={id}"))
+            .unwrap();
+        assert!(cp.is_done());
+        assert_eq!((cp.pages, cp.records), (20, 200));
+    }
+
+    let sequential = std::sync::Arc::new(Api::new(Duration::from_millis(20), offset_pages));
+    offset_connector(sequential.clone(), None)
+        .run(&MemorySink::new())
+        .await
+        .unwrap();
+    assert_eq!(sequential.max_in_flight.load(Ordering::SeqCst), 2);
 }

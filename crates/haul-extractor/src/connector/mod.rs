@@ -38,6 +38,7 @@ pub struct StreamDef {
     rules: Vec<ResponseRule>,
     batch_records: Option<usize>,
     max_pages: Option<Option<u64>>,
+    concurrency: Option<usize>,
 }
 
 impl std::fmt::Debug for StreamDef {
@@ -67,6 +68,7 @@ impl StreamDef {
             rules: Vec::new(),
             batch_records: None,
             max_pages: None,
+            concurrency: None,
         }
     }
 
@@ -99,6 +101,17 @@ impl StreamDef {
     /// The max-pages guard of each partition (default 1,000,000).
     pub fn max_pages(mut self, n: Option<u64>) -> Self {
         self.max_pages = Some(n);
+        self
+    }
+
+    /// Up to `k` pages of one partition in flight at once when the
+    /// paginator knows the remaining requests (offset or page number with a
+    /// total); each still takes one of the connector's
+    /// [`max_in_flight`](ConnectorBuilder::max_in_flight) slots, and pages
+    /// still commit in order. Cursor-style pagination stays sequential.
+    /// Default 1: partitions, not pages, are the unit of concurrency.
+    pub fn concurrency(mut self, k: usize) -> Self {
+        self.concurrency = Some(k);
         self
     }
 
@@ -345,6 +358,9 @@ impl ConnectorBuilder {
             }
             if let Some(n) = def.max_pages {
                 builder = builder.max_pages(n);
+            }
+            if let Some(k) = def.concurrency {
+                builder = builder.concurrency(k);
             }
             let plan = builder.build()?.into_plan();
             names.insert(def.name.clone(), available);

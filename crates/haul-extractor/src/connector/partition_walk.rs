@@ -40,7 +40,7 @@ pub(super) struct Shared<'a> {
     pub(super) sink: &'a dyn Sink,
     /// Requests in flight; tokio's semaphore is first-come first-served, so
     /// partitions take turns (round-robin) for the slots.
-    pub(super) permits: Semaphore,
+    pub(super) permits: Arc<Semaphore>,
     pub(super) stop: AtomicBool,
     /// Child partitions whose defining parent records are committed.
     pub(super) discovered: Mutex<VecDeque<Job>>,
@@ -85,6 +85,7 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
     };
     let mut inner = (*stream.plan).clone();
     inner.request = request.clone();
+    inner.slots = Some(Arc::clone(&shared.permits));
     let inner = Arc::new(inner);
     let stored = match shared.sink.open_partition(&stream.name, key).await {
         Ok(stored) => stored,
@@ -112,12 +113,9 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
         if shared.stop.load(Ordering::Relaxed) {
             break Ended::Interrupted;
         }
-        let page = match shared.permits.acquire().await {
-            Ok(_permit) => walker.next_page().await,
-            // The semaphore is never closed.
-            Err(_) => break Ended::Interrupted,
-        };
-        match page {
+        // Each request of the page (several when the paginator lists the
+        // remaining pages and the stream allows concurrency) takes a slot.
+        match walker.next_page().await {
             Some(Ok(page)) => {
                 let records: Vec<Record> = if job.partition.included().is_empty() {
                     page.records

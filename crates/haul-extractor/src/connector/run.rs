@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -74,7 +74,7 @@ impl Connector {
         let shared = Shared {
             connector: c,
             sink,
-            permits: Semaphore::new(c.max_in_flight),
+            permits: Arc::new(Semaphore::new(c.max_in_flight)),
             stop: AtomicBool::new(false),
             discovered: Mutex::default(),
             found: Notify::new(),
