@@ -6,7 +6,7 @@ use std::time::Duration;
 use haul_core::redact::is_sensitive_header;
 use haul_core::{Record, Request, Response, TransportError, TransportErrorKind};
 use haul_paginate::{PageContext, PageState, PaginateError};
-use haul_ratelimit::{Permit, RateLimiter};
+use haul_ratelimit::{RateLimiter, Reservation};
 use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
 
 use crate::ExtractError;
@@ -254,34 +254,62 @@ fn empty_answer(response: &Response) -> String {
     }
 }
 
+/// Hands a reserved permit back to the limiter if the future holding it is
+/// dropped before the permit's time (a stopped run, a cancelled stream).
+struct ReservationGuard<'a> {
+    limiter: &'a dyn RateLimiter,
+    at: Option<Duration>,
+}
+
+impl Drop for ReservationGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(at) = self.at {
+            self.limiter.cancel(at);
+        }
+    }
+}
+
+/// Reserves a permit and sleeps until its time: the limiter's schedule
+/// advanced at the reservation, so a late wake-up loses nothing.
 async fn wait_for_permit(
     inner: &Plan,
     request: &Request,
     stats: &mut FetchStats,
 ) -> Result<(), ExtractError> {
     loop {
-        match inner.limiter.try_acquire(inner.clock.now()) {
-            Permit::Granted => return Ok(()),
-            Permit::Wait(wait) if wait > inner.max_throttle_wait => {
-                // A server announcing a reset far away (or a misconfigured
-                // limiter) must not stall a run for hours: fail clearly.
-                return Err(ExtractError::ThrottledTooLong {
-                    url: request.masked_url(),
-                    wait,
-                    max: inner.max_throttle_wait,
-                });
-            }
-            Permit::Wait(wait) => {
-                // Limiters promise progress; a floor keeps a buggy one from spinning.
-                let wait = wait.max(Duration::from_micros(100));
-                stats.throttle_wait += wait;
-                tracing::info!(stream = %inner.stream, url = %request.masked_url(), wait = ?wait, "throttled: waiting for the rate limiter");
-                inner.observer.on_event(&Event::ThrottleWait {
-                    stream: &inner.stream,
-                    wait,
-                });
-                inner.sleeper.sleep(wait).await;
-            }
+        let now = inner.clock.now();
+        let (wait, reserved) = match inner.limiter.reserve(now) {
+            Reservation::At(at) if at <= now => return Ok(()),
+            Reservation::At(at) => (at - now, Some(at)),
+            Reservation::Wait(wait) => (wait, None),
+        };
+        let mut guard = ReservationGuard {
+            limiter: inner.limiter.as_ref(),
+            at: reserved,
+        };
+        if wait > inner.max_throttle_wait {
+            // A server announcing a reset far away (or a misconfigured
+            // limiter) must not stall a run for hours: fail clearly (the
+            // guard hands a reservation back).
+            return Err(ExtractError::ThrottledTooLong {
+                url: request.masked_url(),
+                wait,
+                max: inner.max_throttle_wait,
+            });
+        }
+        // Limiters promise progress; a floor keeps a buggy one from spinning.
+        let wait = wait.max(Duration::from_micros(100));
+        stats.throttle_wait += wait;
+        tracing::info!(stream = %inner.stream, url = %request.masked_url(), wait = ?wait, "throttled: waiting for the rate limiter");
+        inner.observer.on_event(&Event::ThrottleWait {
+            stream: &inner.stream,
+            wait,
+        });
+        inner.sleeper.sleep(wait).await;
+        if reserved.is_some() {
+            // Slept until the reserved time: the permit is used now.
+            guard.at = None;
+            return Ok(());
         }
     }
 }

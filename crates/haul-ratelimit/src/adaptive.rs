@@ -25,6 +25,15 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 /// they happen, so concurrent streams sharing one limiter cannot overspend it
 /// while their responses are still in flight.
 ///
+/// Servers round the reset up to whole seconds (a 1 s window always says
+/// "1"), so one response only bounds it: the window ends at or before the
+/// response's arrival plus its reset. The limiter keeps the tightest bound
+/// any response of the current window gave — in practice the first, sent
+/// just after the window opened — and waits for that, plus a
+/// [`reset_margin`](Self::reset_margin), rather than for the last response's
+/// reset (up to a whole window late). Responses to requests sent before the
+/// current window was opened speak of an earlier one and do not tighten it.
+///
 /// ```
 /// use haul_ratelimit::{HeaderAdaptive, Permit, RateLimiter};
 /// use haul_core::Response;
@@ -43,17 +52,30 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 #[derive(Debug)]
 pub struct HeaderAdaptive {
     low_water: f64,
-    margin: Duration,
+    /// A fixed margin, or `None`: 1 % of the window, within [1 ms, 100 ms].
+    margin: Option<Duration>,
     state: Mutex<State>,
 }
+
+/// How far a reset the server rounds to whole seconds may lie past the true one.
+const ROUNDING: Duration = Duration::from_secs(1);
+
+/// Allowance for the time a response spends on its way back.
+const SLACK: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
 struct State {
     limit: Option<u64>,
     /// Budget left in the current window (decremented on every grant).
     remaining: Option<u64>,
-    /// Monotonic time at which the window resets.
+    /// Monotonic time at or before which the window resets: the tightest
+    /// bound the responses of the current window gave.
     reset_at: Option<Duration>,
+    /// When the limiter last moved past a reset into a new window: a
+    /// response to a request sent before then speaks of an earlier window.
+    opened_at: Option<Duration>,
+    /// The longest reset seen: about the window's length (for the margin).
+    window: Option<Duration>,
     /// No grants before this (Retry-After, or an exhausted budget).
     blocked_until: Option<Duration>,
     /// Earliest next grant when spreading a low budget.
@@ -170,7 +192,7 @@ impl HeaderAdaptive {
     pub fn new() -> Self {
         Self {
             low_water: 0.1,
-            margin: Duration::from_millis(100),
+            margin: None,
             state: Mutex::default(),
         }
     }
@@ -182,10 +204,21 @@ impl HeaderAdaptive {
         self
     }
 
-    /// Extra wait after a reset, against clock skew and second rounding (default 100 ms).
+    /// Extra wait after a reset, against clock skew and a response's time
+    /// on the way (default: 1 % of the window, at least 1 ms and at most
+    /// 100 ms; 100 ms while the window is unknown). Second rounding needs no
+    /// margin: the limiter keeps the tightest bound of the reset.
     pub fn reset_margin(mut self, margin: Duration) -> Self {
-        self.margin = margin;
+        self.margin = Some(margin);
         self
+    }
+
+    fn margin(&self, s: &State) -> Duration {
+        self.margin.unwrap_or_else(|| {
+            s.window.map_or(Duration::from_millis(100), |w| {
+                (w / 100).clamp(Duration::from_millis(1), Duration::from_millis(100))
+            })
+        })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -209,13 +242,15 @@ impl RateLimiter for HeaderAdaptive {
             }
             s.blocked_until = None;
         }
+        let margin = self.margin(&s);
         if let Some(reset_at) = s.reset_at
-            && now >= reset_at
+            && now >= reset_at + margin
         {
             // A new window: the budget is unknown until the next response says.
             s.remaining = None;
             s.reset_at = None;
             s.next_spread = None;
+            s.opened_at = Some(now);
         }
         if let Some(at) = s.next_spread
             && now < at
@@ -225,7 +260,9 @@ impl RateLimiter for HeaderAdaptive {
         match s.remaining {
             Some(0) => {
                 let until = match s.reset_at {
-                    Some(reset_at) => reset_at + self.margin,
+                    // Not kept in `blocked_until`: a later response of this
+                    // window may still tighten the bound.
+                    Some(reset_at) => return Permit::Wait(reset_at + margin - now),
                     None => {
                         // No reset announced (Zendesk, Salesforce) and no
                         // response on its way to say more: wait a second,
@@ -249,7 +286,7 @@ impl RateLimiter for HeaderAdaptive {
                 if (left as f64) <= low
                     && let Some(reset_at) = s.reset_at
                 {
-                    let rest = (reset_at + self.margin).saturating_sub(now);
+                    let rest = (reset_at + margin).saturating_sub(now);
                     s.next_spread =
                         Some(now + rest / u32::try_from(left).unwrap_or(u32::MAX).max(1));
                 }
@@ -270,29 +307,39 @@ impl RateLimiter for HeaderAdaptive {
         }
         // Requests still in flight are not in the server's count yet.
         let remaining = h.remaining.map(|r| r.saturating_sub(s.in_flight));
+        let sent_at = now.saturating_sub(response.elapsed);
         if let Some(reset_in) = h.reset_in {
-            let reset_at = now + reset_in;
-            let slack = Duration::from_millis(500);
-            if s.reset_at.is_some_and(|old| reset_at + slack < old) {
-                // An earlier reset than the one we track: a late response from
-                // an earlier window, or a server that moved its window. Its
-                // count says nothing about the current window, but an
+            s.window = Some(s.window.map_or(reset_in, |w| w.max(reset_in)));
+            let bound = now + reset_in;
+            let earlier_window = s.opened_at.is_some_and(|opened| sent_at < opened)
+                || s.reset_at.is_some_and(|old| bound + ROUNDING + SLACK < old);
+            if earlier_window {
+                // A late response from an earlier window (sent before this
+                // one was opened, or a reset earlier than rounding explains):
+                // its count says nothing about the current window, but an
                 // exhausted budget is still honored until its reset.
                 if h.remaining == Some(0) {
-                    let until = reset_at + self.margin;
+                    let until = bound + self.margin(&s);
                     s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
                 }
-                return;
-            }
-            let new_window = s.reset_at.is_none_or(|old| reset_at > old + slack);
-            s.reset_at = Some(reset_at);
-            if let Some(remaining) = remaining {
-                // Within one window, responses can arrive out of order: trust the
-                // lower count. A new window replaces the count.
-                s.remaining = Some(match s.remaining {
-                    Some(local) if !new_window => local.min(remaining),
-                    _ => remaining,
-                });
+            } else {
+                let moved = s.reset_at.is_none_or(|old| bound > old + ROUNDING + SLACK);
+                if moved {
+                    // The first response of a window, or a reset later than
+                    // rounding explains (the server moved its window): take
+                    // its bound and count.
+                    s.reset_at = Some(bound);
+                    if let Some(remaining) = remaining {
+                        s.remaining = Some(remaining);
+                    }
+                } else {
+                    // The same window: keep the tightest bound of its reset,
+                    // and (responses arrive out of order) the lower count.
+                    s.reset_at = s.reset_at.map(|old| old.min(bound));
+                    if let Some(remaining) = remaining {
+                        s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
+                    }
+                }
             }
         } else if let Some(remaining) = remaining {
             s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));

@@ -5,12 +5,20 @@ use std::time::{Duration, SystemTime};
 
 use haul_core::Response;
 
-use crate::{Permit, RateLimiter};
+use crate::{Permit, RateLimiter, Reservation};
 
 /// Composes limiters (pacing + header-adaptive + concurrency, say): a permit is
 /// granted only when every limiter grants one. When a later limiter says wait,
 /// the permits already taken from earlier ones are given back, so composition
 /// never consumes budget it does not use.
+///
+/// [`reserve`](RateLimiter::reserve) asks every member at the same time and
+/// answers the latest of their slots: members that grant at once (header
+/// budgets, concurrency caps) have their permit used at that slot, and one
+/// member handing out future slots (a [`FixedRate`](crate::FixedRate)) keeps
+/// its reservation. If two members hand out different future slots, or one
+/// says wait, every reservation is handed back and the caller waits for the
+/// latest instead.
 ///
 /// ```
 /// use haul_ratelimit::{AllOf, FixedRate, MaxInFlight, Permit, RateLimiter};
@@ -63,6 +71,45 @@ impl RateLimiter for AllOf {
         Permit::Granted
     }
 
+    fn reserve(&self, now: Duration) -> Reservation {
+        // The members' slots, kept to hand them back exactly; on the stack
+        // for any composition of a sensible size.
+        let mut stack = [Duration::ZERO; 8];
+        let mut heap = Vec::new();
+        let slots: &mut [Duration] = if self.limiters.len() <= stack.len() {
+            &mut stack[..self.limiters.len()]
+        } else {
+            heap.resize(self.limiters.len(), Duration::ZERO);
+            &mut heap
+        };
+        let mut latest = now;
+        let mut conflict = false;
+        for (i, limiter) in self.limiters.iter().enumerate() {
+            match limiter.reserve(now) {
+                Reservation::At(at) => {
+                    conflict |= at > now && latest > now && at != latest;
+                    latest = latest.max(at);
+                    slots[i] = at;
+                }
+                Reservation::Wait(wait) => {
+                    for (earlier, at) in self.limiters[..i].iter().zip(slots.iter()) {
+                        earlier.cancel(*at);
+                    }
+                    return Reservation::Wait(wait);
+                }
+            }
+        }
+        if conflict {
+            // Two members promised different future slots: using the earlier
+            // one late could crowd the slots after it. Wait for the latest.
+            for (limiter, at) in self.limiters.iter().zip(slots.iter()) {
+                limiter.cancel(*at);
+            }
+            return Reservation::Wait(latest - now);
+        }
+        Reservation::At(latest)
+    }
+
     fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
         for limiter in &self.limiters {
             limiter.observe(response, now, wall);
@@ -75,9 +122,9 @@ impl RateLimiter for AllOf {
         }
     }
 
-    fn cancel(&self, now: Duration) {
+    fn cancel(&self, at: Duration) {
         for limiter in &self.limiters {
-            limiter.cancel(now);
+            limiter.cancel(at);
         }
     }
 

@@ -48,6 +48,6 @@ pub use adaptive_concurrency::AdaptiveConcurrency;
 pub use adaptive_rate::{AdaptiveRate, AdaptiveRateState, RateCut};
 pub use chain::AllOf;
 pub use concurrency::MaxInFlight;
-pub use limiter::{Permit, RateLimiter, Unlimited};
+pub use limiter::{Permit, RateLimiter, Reservation, Unlimited};
 pub use pacer::FixedRate;
 pub use vendor::{HeaderFamily, VendorHeaders};

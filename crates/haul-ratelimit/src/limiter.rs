@@ -15,18 +15,54 @@ pub enum Permit {
     Wait(Duration),
 }
 
+/// The answer to [`RateLimiter::reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Reservation {
+    /// A permit is taken for monotonic time `at` (now or later): sleep until
+    /// then and send, or hand it back with [`RateLimiter::cancel`]`(at)`.
+    At(Duration),
+    /// Nothing taken (the limiter cannot promise a time yet: a budget that
+    /// only the next response will tell); ask again after this long.
+    Wait(Duration),
+}
+
 /// Paces requests. Synchronous and I/O-free: the caller passes the time (from
-/// its injected clock) and sleeps on [`Permit::Wait`] itself, then asks again.
+/// its injected clock) and sleeps itself.
+///
+/// Two ways to ask:
+///
+/// - [`reserve`](Self::reserve) (what the extractor uses): the limiter takes
+///   the earliest permit it can promise at once and says when it may be
+///   used, [`Reservation::At`]; the caller sleeps until then and sends. A
+///   caller that wakes late keeps its place: the schedule advanced when the
+///   permit was reserved, not when it is used. A reservation that will not be
+///   used (the caller's future was dropped while it slept) is handed back
+///   with [`cancel`](Self::cancel)`(at)`.
+/// - [`try_acquire`](Self::try_acquire): take a permit now, or be told how
+///   long to wait before asking again (nothing is held meanwhile).
 ///
 /// One limiter may be shared (`Arc`) by many concurrent streams so that
 /// several endpoints of one API draw on one budget.
 ///
-/// Laws (property-tested): over any window the number of granted permits
-/// never exceeds the quota plus burst; when the server says `Remaining: 0`
-/// until a reset, nothing is granted before that reset.
+/// Laws (property-tested): over any window the number of permits granted or
+/// reserved for that window never exceeds the quota plus burst; when the
+/// server says `Remaining: 0` until a reset, nothing is granted before that
+/// reset.
 pub trait RateLimiter: Send + Sync {
     /// Takes a permit at monotonic time `now`, or says how long to wait.
     fn try_acquire(&self, now: Duration) -> Permit;
+
+    /// Takes the earliest permit the limiter can promise at `now` and says
+    /// when it may be used. Default: [`try_acquire`](Self::try_acquire)
+    /// (a permit for `now`, or nothing and a wait); pacing limiters override
+    /// it to hand out future slots.
+    fn reserve(&self, now: Duration) -> Reservation {
+        match self.try_acquire(now) {
+            Permit::Granted => Reservation::At(now),
+            Permit::Wait(wait) => Reservation::Wait(wait),
+        }
+    }
 
     /// Learns from a response's headers (default: ignores them).
     fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
@@ -41,10 +77,12 @@ pub trait RateLimiter: Send + Sync {
         let _ = (response, now, wall);
     }
 
-    /// Gives back a permit granted at `now` that will not be used (a composed
-    /// limiter granted it, but a later limiter in the chain said wait).
-    fn cancel(&self, now: Duration) {
-        let _ = now;
+    /// Gives back a permit that will not be used: one granted at `at` (a
+    /// composed limiter granted it, but a later limiter in the chain said
+    /// wait), or one reserved for `at`. A limiter hands it back where it
+    /// can (the next caller may take that time); it never has to.
+    fn cancel(&self, at: Duration) {
+        let _ = at;
     }
 
     /// Says a request sent under a granted permit has completed (successfully
@@ -56,13 +94,14 @@ macro_rules! forward_limiter {
     ($($ty:ty),*) => {$(
         impl<L: RateLimiter + ?Sized> RateLimiter for $ty {
             fn try_acquire(&self, now: Duration) -> Permit { (**self).try_acquire(now) }
+            fn reserve(&self, now: Duration) -> Reservation { (**self).reserve(now) }
             fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
                 (**self).observe(response, now, wall)
             }
             fn throttled(&self, response: &Response, now: Duration, wall: SystemTime) {
                 (**self).throttled(response, now, wall)
             }
-            fn cancel(&self, now: Duration) { (**self).cancel(now) }
+            fn cancel(&self, at: Duration) { (**self).cancel(at) }
             fn release(&self) { (**self).release() }
         }
     )*};

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use haul_core::Response;
 
-use crate::{HeaderAdaptive, Permit, RateLimiter};
+use crate::{HeaderAdaptive, Permit, RateLimiter, Reservation};
 
 /// A family of vendor-specific rate-limit headers [`VendorHeaders`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,14 @@ impl<L: RateLimiter> RateLimiter for VendorHeaders<L> {
         self.inner.try_acquire(now)
     }
 
+    fn reserve(&self, now: Duration) -> Reservation {
+        self.inner.reserve(now)
+    }
+
+    fn throttled(&self, response: &Response, now: Duration, wall: SystemTime) {
+        self.inner.throttled(response, now, wall);
+    }
+
     fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
         let budget = self.family.read(response);
         if budget == Budget::default() {
@@ -183,8 +191,8 @@ impl<L: RateLimiter> RateLimiter for VendorHeaders<L> {
         self.inner.observe(&translated, now, wall);
     }
 
-    fn cancel(&self, now: Duration) {
-        self.inner.cancel(now);
+    fn cancel(&self, at: Duration) {
+        self.inner.cancel(at);
     }
 
     fn release(&self) {

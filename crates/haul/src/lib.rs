@@ -71,7 +71,7 @@ pub use haul_paginate::{
 };
 pub use haul_ratelimit::{
     AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, HeaderFamily, MaxInFlight,
-    Permit, RateLimiter, Unlimited, VendorHeaders,
+    Permit, RateLimiter, Reservation, Unlimited, VendorHeaders,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{
