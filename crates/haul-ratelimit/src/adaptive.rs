@@ -76,6 +76,12 @@ struct State {
     opened_at: Option<Duration>,
     /// The longest reset seen: about the window's length (for the margin).
     window: Option<Duration>,
+    /// Requests in flight when the current window was opened, counted down
+    /// by completions: while it is not zero, a completing request may be
+    /// one sent before the opening.
+    stale_in_flight: u64,
+    /// The request completed last was among those counted down.
+    released_stale: bool,
     /// No grants before this (Retry-After, or an exhausted budget).
     blocked_until: Option<Duration>,
     /// Earliest next grant when spreading a low budget.
@@ -246,11 +252,13 @@ impl RateLimiter for HeaderAdaptive {
         if let Some(reset_at) = s.reset_at
             && now >= reset_at + margin
         {
-            // A new window: the budget is unknown until the next response says.
-            s.remaining = None;
+            // A new window: the next response says the budget; until then
+            // it is at most the limit.
+            s.remaining = s.limit;
             s.reset_at = None;
             s.next_spread = None;
             s.opened_at = Some(now);
+            s.stale_in_flight = s.in_flight;
         }
         if let Some(at) = s.next_spread
             && now < at
@@ -302,6 +310,8 @@ impl RateLimiter for HeaderAdaptive {
     fn observe(&self, response: &Response, now: Duration, wall: SystemTime) {
         let h = RateLimitHeaders::parse(response, wall);
         let mut s = self.state();
+        // The extractor releases a request's permit just before observing its response.
+        let released_stale = std::mem::take(&mut s.released_stale);
         if let Some(limit) = h.limit {
             s.limit = Some(limit);
         }
@@ -311,8 +321,12 @@ impl RateLimiter for HeaderAdaptive {
         if let Some(reset_in) = h.reset_in {
             s.window = Some(s.window.map_or(reset_in, |w| w.max(reset_in)));
             let bound = now + reset_in;
-            let earlier_window = s.opened_at.is_some_and(|opened| sent_at < opened)
-                || s.reset_at.is_some_and(|old| bound + ROUNDING + SLACK < old);
+            // Sent before the opening, by the transport's clock; checked
+            // only while requests of the old window may still complete.
+            let sent_before_opening =
+                released_stale && s.opened_at.is_some_and(|opened| sent_at < opened);
+            let earlier_window =
+                sent_before_opening || s.reset_at.is_some_and(|old| bound + ROUNDING + SLACK < old);
             if earlier_window {
                 // A late response from an earlier window (sent before this
                 // one was opened, or a reset earlier than rounding explains):
@@ -361,6 +375,8 @@ impl RateLimiter for HeaderAdaptive {
     fn release(&self) {
         let mut s = self.state();
         s.in_flight = s.in_flight.saturating_sub(1);
+        s.released_stale = s.stale_in_flight > 0;
+        s.stale_in_flight = s.stale_in_flight.saturating_sub(1);
     }
 }
 
