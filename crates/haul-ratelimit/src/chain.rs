@@ -134,3 +134,37 @@ impl RateLimiter for AllOf {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FixedRate, MaxInFlight};
+
+    #[test]
+    fn a_member_saying_wait_gets_the_other_reservations_handed_back() {
+        let ms = Duration::from_millis;
+        let pacer = Arc::new(FixedRate::per_second(10).lateness_allowance(Duration::ZERO));
+        let limiter = AllOf::new()
+            .with(Arc::clone(&pacer))
+            .with(MaxInFlight::new(1));
+        assert_eq!(limiter.reserve(ms(0)), Reservation::At(ms(0)));
+        // The cap is full: the pacer's slot at 100 ms is handed back...
+        assert!(matches!(limiter.reserve(ms(0)), Reservation::Wait(_)));
+        limiter.release();
+        // ...so the next caller gets it.
+        assert_eq!(limiter.reserve(ms(0)), Reservation::At(ms(100)));
+    }
+
+    #[test]
+    fn two_members_with_different_future_slots_make_the_caller_wait() {
+        let ms = Duration::from_millis;
+        let fast = Arc::new(FixedRate::per_second(10).lateness_allowance(Duration::ZERO));
+        let slow = Arc::new(FixedRate::per_second(4).lateness_allowance(Duration::ZERO));
+        let limiter = AllOf::new().with(Arc::clone(&fast)).with(Arc::clone(&slow));
+        assert_eq!(limiter.reserve(ms(0)), Reservation::At(ms(0)));
+        // 100 ms from one, 250 ms from the other: both handed back.
+        assert_eq!(limiter.reserve(ms(0)), Reservation::Wait(ms(250)));
+        assert_eq!(fast.reserve(ms(0)), Reservation::At(ms(100)));
+        assert_eq!(slow.reserve(ms(0)), Reservation::At(ms(250)));
+    }
+}

@@ -63,6 +63,121 @@ proptest! {
     }
 }
 
+/// Reservations: slots are taken at once and used later; some callers give
+/// theirs back (a dropped future). Laws over the slots actually used.
+mod reservation {
+    use std::time::Duration;
+
+    use haul_ratelimit::{FixedRate, RateLimiter, Reservation};
+    use proptest::prelude::*;
+
+    /// Callers arriving at `arrivals` (sorted) reserve a slot each; the
+    /// callers marked in `cancels` hand theirs back before it comes (when a
+    /// later caller arrives). Returns the slots used, sorted.
+    fn used_slots(limiter: &FixedRate, arrivals: &[(u64, bool)]) -> Vec<Duration> {
+        let mut arrivals = arrivals.to_vec();
+        arrivals.sort();
+        let mut used = Vec::new();
+        let mut pending_cancel: Vec<Duration> = Vec::new();
+        for (at_ms, cancel) in arrivals {
+            let now = Duration::from_millis(at_ms);
+            // Hand back the reservations cancelled since the last caller,
+            // if their time has not come yet (otherwise they were used).
+            for slot in pending_cancel.drain(..) {
+                if slot > now {
+                    limiter.cancel(slot);
+                } else {
+                    used.push(slot);
+                }
+            }
+            match limiter.reserve(now) {
+                Reservation::At(slot) => {
+                    assert!(slot >= now, "a slot in the past: {slot:?} < {now:?}");
+                    if cancel {
+                        pending_cancel.push(slot);
+                    } else {
+                        used.push(slot);
+                    }
+                }
+                Reservation::Wait(_) => panic!("FixedRate always reserves"),
+            }
+        }
+        used.extend(pending_cancel);
+        used.sort();
+        used
+    }
+
+    proptest! {
+        /// The strict law holds for reserved slots, whatever is cancelled.
+        #[test]
+        fn reserved_slots_in_any_window_never_exceed_quota_plus_burst(
+            quota in 1u32..50, period_ms in 10u64..2_000, burst in 1u32..10,
+            arrivals in proptest::collection::vec((0u64..5_000, any::<bool>()), 1..300),
+            window_ms in 1u64..3_000,
+        ) {
+            let limiter = FixedRate::new(quota, Duration::from_millis(period_ms)).burst(burst);
+            let slots = used_slots(&limiter, &arrivals);
+            let window = Duration::from_millis(window_ms);
+            let bound = (window.as_nanos() / limiter.interval().as_nanos()) as usize + burst as usize;
+            for (i, start) in slots.iter().enumerate() {
+                let in_window = slots[i..].iter().take_while(|t| **t < *start + window).count();
+                prop_assert!(in_window <= bound, "{in_window} > {bound}");
+            }
+        }
+
+        /// Many callers reserving at once are handed consecutive slots: a
+        /// full queue runs at the rate (minus the 1 % lateness allowance),
+        /// however late each sleeper wakes.
+        #[test]
+        fn a_queue_of_reservations_runs_at_the_rate(quota in 1u32..200, callers in 2usize..16) {
+            let limiter = FixedRate::per_second(quota);
+            let horizon = Duration::from_secs(100);
+            // Each caller reserves again as soon as its slot has come.
+            let mut next: Vec<Duration> = vec![Duration::ZERO; callers];
+            let mut used = 0u64;
+            loop {
+                let (i, now) = next.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap_or((0, horizon));
+                if now >= horizon {
+                    break;
+                }
+                match limiter.reserve(now) {
+                    Reservation::At(slot) => {
+                        if slot < horizon {
+                            used += 1;
+                        }
+                        next[i] = slot + Duration::from_millis(1);
+                    }
+                    Reservation::Wait(_) => unreachable!("FixedRate always reserves"),
+                }
+            }
+            let expected = f64::from(quota) * 100.0;
+            prop_assert!(used as f64 >= expected * 0.98, "{used} vs {expected}");
+            prop_assert!(used as f64 <= expected + 1.0, "{used} vs {expected}");
+        }
+
+        /// A cancelled reservation is not lost: the next caller gets a slot
+        /// no later than the cancelled one.
+        #[test]
+        fn a_cancelled_reservation_is_handed_to_the_next_caller(
+            quota in 1u32..100, queue in 2usize..20, pick in any::<prop::sample::Index>(),
+        ) {
+            let limiter = FixedRate::per_second(quota);
+            let slots: Vec<Duration> = (0..queue)
+                .map(|_| match limiter.reserve(Duration::ZERO) {
+                    Reservation::At(at) => at,
+                    Reservation::Wait(_) => unreachable!(),
+                })
+                .collect();
+            let cancelled = slots[pick.index(queue)];
+            limiter.cancel(cancelled);
+            match limiter.reserve(Duration::ZERO) {
+                Reservation::At(at) => prop_assert_eq!(at, cancelled),
+                Reservation::Wait(_) => prop_assert!(false, "no slot"),
+            }
+        }
+    }
+}
+
 mod adaptive {
     use std::time::{Duration, SystemTime};
 
