@@ -33,6 +33,10 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 /// [`reset_margin`](Self::reset_margin), rather than for the last response's
 /// reset (up to a whole window late). Responses to requests sent before the
 /// current window was opened speak of an earlier one and do not tighten it.
+/// An epoch reset is rounded in wall-clock seconds, the same for every
+/// response of a window; the response to the request that opened the window
+/// (`Remaining` one below the limit) bounds it by the window's length, learned
+/// as the shortest reset such responses announced.
 ///
 /// ```
 /// use haul_ratelimit::{HeaderAdaptive, Permit, RateLimiter};
@@ -76,12 +80,18 @@ struct State {
     opened_at: Option<Duration>,
     /// The longest reset seen: about the window's length (for the margin).
     window: Option<Duration>,
+    /// The shortest reset announced to a request that opened a window (the
+    /// server counted it first): at least the window's length, and close to
+    /// it once windows have opened at several phases of the wall clock.
+    length: Option<Duration>,
     /// Requests in flight when the current window was opened, counted down
     /// by completions: while it is not zero, a completing request may be
     /// one sent before the opening.
     stale_in_flight: u64,
     /// The request completed last was among those counted down.
     released_stale: bool,
+    /// A response said its request opened the window tracked, and gave its bound.
+    anchored: bool,
     /// No grants before this (Retry-After, or an exhausted budget).
     blocked_until: Option<Duration>,
     /// Earliest next grant when spreading a low budget.
@@ -259,6 +269,7 @@ impl RateLimiter for HeaderAdaptive {
             s.next_spread = None;
             s.opened_at = Some(now);
             s.stale_in_flight = s.in_flight;
+            s.anchored = false;
         }
         if let Some(at) = s.next_spread
             && now < at
@@ -337,6 +348,19 @@ impl RateLimiter for HeaderAdaptive {
                     s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
                 }
             } else {
+                // The request that opened the server's window (its count is
+                // 1) ends it exactly one window length later, and the window
+                // length is at most the shortest reset such a response gave:
+                // a bound that epoch resets, rounded to whole seconds of the
+                // wall clock, cannot give.
+                let opened_it = s.limit.is_some_and(|l| l > 0 && h.remaining == Some(l - 1));
+                let bound = if opened_it {
+                    let length = s.length.map_or(reset_in, |l| l.min(reset_in));
+                    s.length = Some(length);
+                    bound.min(now + length)
+                } else {
+                    bound
+                };
                 let moved = s.reset_at.is_none_or(|old| bound > old + ROUNDING + SLACK);
                 if moved {
                     // The first response of a window, or a reset later than
@@ -347,13 +371,23 @@ impl RateLimiter for HeaderAdaptive {
                         s.remaining = Some(remaining);
                     }
                 } else {
-                    // The same window: keep the tightest bound of its reset,
-                    // and (responses arrive out of order) the lower count.
-                    s.reset_at = s.reset_at.map(|old| old.min(bound));
+                    // The same window, or one that rolled over unseen. The
+                    // opener's bound is the window's (when another opener
+                    // came first, the server's window rolled over before the
+                    // bound kept, which was the old window's); else keep the
+                    // tightest bound, unless an opener already gave it. The
+                    // count is the lower (responses arrive out of order; an
+                    // opener may be late and old).
+                    if opened_it {
+                        s.reset_at = Some(bound);
+                    } else if !s.anchored {
+                        s.reset_at = s.reset_at.map(|old| old.min(bound));
+                    }
                     if let Some(remaining) = remaining {
                         s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
                     }
                 }
+                s.anchored = opened_it || (s.anchored && !moved);
             }
         } else if let Some(remaining) = remaining {
             s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));

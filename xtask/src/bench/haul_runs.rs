@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use haul::core::{Request, Response, TransportError};
 use haul::paginate::OffsetPaginator;
 use haul::{
     AdaptiveRate, AllOf, CursorPaginator, ExtractError, Extractor, HeaderAdaptive, JsonLinesSink,
-    RateLimiter, ReqwestTransport, Sink, SqliteSink, StreamConfig,
+    RateLimiter, ReqwestTransport, Sink, SqliteSink, StreamConfig, Transport,
 };
 use haul::{
     Connector, LinkHeaderPaginator, MemorySink, Partition, Partitions, RequestTemplate, StreamDef,
@@ -181,18 +182,41 @@ pub(crate) struct StreamsOutcome {
     pub(crate) throttle_wait: Duration,
 }
 
+/// Hides `X-RateLimit-*`, so only the IETF `RateLimit` headers can pace.
+struct IetfOnly(ReqwestTransport);
+
+#[async_trait::async_trait]
+impl Transport for IetfOnly {
+    async fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        let mut response = self.0.send(request).await?;
+        for name in [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ] {
+            response.headers.remove(name);
+        }
+        Ok(response)
+    }
+}
+
 /// Eight `/items` streams sharing one transport and `limiter`, each stopped
-/// cleanly after `window`.
+/// cleanly after `window`; with `ietf_only`, the client sees only the IETF
+/// rate-limit headers.
 pub(crate) async fn streams(
     base: &Url,
     limiter: Arc<dyn RateLimiter>,
+    ietf_only: bool,
     window: Duration,
 ) -> Result<StreamsOutcome, String> {
-    let transport = Arc::new(
-        ReqwestTransport::builder()
-            .build()
-            .map_err(|e| format!("cannot build the transport: {e}"))?,
-    );
+    let reqwest = ReqwestTransport::builder()
+        .build()
+        .map_err(|e| format!("cannot build the transport: {e}"))?;
+    let transport: Arc<dyn Transport> = if ietf_only {
+        Arc::new(IetfOnly(reqwest))
+    } else {
+        Arc::new(reqwest)
+    };
     let extractors = (1..=STREAMS)
         .map(|n| {
             cursor_builder(base, &format!("stream_{n}"))

@@ -44,6 +44,16 @@ impl ServerHost {
         self.start(base(dataset).rate_limit(RateLimit::new(STREAM_RATE, Duration::from_secs(1))))
     }
 
+    /// As [`rate_limited`](Self::rate_limited), also sending the IETF
+    /// `RateLimit-Policy` and `RateLimit` headers (the client hides the others).
+    pub(crate) fn rate_limited_ietf(&self, dataset: &Dataset) -> Result<RunningServer, String> {
+        self.start(
+            base(dataset).rate_limit(
+                RateLimit::new(STREAM_RATE, Duration::from_secs(1)).with_ietf_headers(),
+            ),
+        )
+    }
+
     fn start(&self, builder: haul_testkit::FakeApiBuilder) -> Result<RunningServer, String> {
         self.runtime
             .block_on(builder.build().start())

@@ -397,24 +397,44 @@ fn streams(
     rows: &mut Vec<Row>,
     found: &mut Found,
 ) -> Result<(), String> {
-    let limiters: [(&'static str, Arc<dyn RateLimiter>); 2] = [
+    // (name, limiter, the IETF headers only, the share of the rate required)
+    let limiters: [(&'static str, Arc<dyn RateLimiter>, bool, f64); 3] = [
         (
             "FixedRate::per_second(200)",
             Arc::new(FixedRate::per_second(STREAM_RATE)),
+            false,
+            0.98,
         ),
         (
             "HeaderAdaptive (learns 200/s from X-RateLimit-*)",
             Arc::new(HeaderAdaptive::new()),
+            false,
+            0.97,
+        ),
+        (
+            "HeaderAdaptive (learns 200/s from IETF RateLimit/RateLimit-Policy only)",
+            Arc::new(HeaderAdaptive::new()),
+            true,
+            0.97,
         ),
     ];
-    for (name, limiter) in limiters {
+    for (name, limiter, ietf_only, required) in limiters {
         eprintln!(
             "[3/5] {STREAMS} streams sharing one {name} for {:?} (server limit {STREAM_RATE}/s)",
             plan.streams_window
         );
-        let server = host.rate_limited(dataset)?;
+        let server = if ietf_only {
+            host.rate_limited_ietf(dataset)?
+        } else {
+            host.rate_limited(dataset)?
+        };
         let base = server.url("/");
-        let result = client.block_on(haul_runs::streams(&base, limiter, plan.streams_window));
+        let result = client.block_on(haul_runs::streams(
+            &base,
+            limiter,
+            ietf_only,
+            plan.streams_window,
+        ));
         let over_limit = server.stats().over_limit_429;
         host.stop(server);
         match result {
@@ -438,11 +458,11 @@ fn streams(
                     outcome.throttle_wait.as_secs_f64()
                 );
                 rows.push(row);
-                found.streams.push((name, Ok((rate, over_limit))));
+                found.streams.push((name, required, Ok((rate, over_limit))));
             }
             Err(e) => {
                 eprintln!("  failed: {e}");
-                found.streams.push((name, Err(e)));
+                found.streams.push((name, required, Err(e)));
             }
         }
     }
