@@ -13,9 +13,13 @@
 //! - [`AllOf`]: composes them; [`Unlimited`]: grants everything.
 //!
 //! Limiters are synchronous and take time as an argument, so their laws are
-//! property-tested under a fake clock; the extractor sleeps on
-//! [`Permit::Wait`] through its injected sleeper and reports the total as
-//! throttle wait. One limiter (in an `Arc`) can be shared by many streams.
+//! property-tested under a fake clock. The extractor
+//! [reserves](RateLimiter::reserve) a permit and sleeps until its time
+//! ([`Reservation::At`]) through its injected sleeper, reporting the total
+//! as throttle wait; a pacing limiter's schedule advances at the
+//! reservation, so a late wake-up loses nothing, and a dropped reservation
+//! is handed back with [`cancel`](RateLimiter::cancel). One limiter (in an
+//! `Arc`) can be shared by many streams.
 //!
 //! ```
 //! use haul_ratelimit::{FixedRate, Permit, RateLimiter};
