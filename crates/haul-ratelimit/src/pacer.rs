@@ -18,7 +18,7 @@ const MAX_HOLES: usize = 64;
 /// wakes a millisecond late keeps its slot and many streams sharing one
 /// limiter use the whole rate. Reserved slots are spaced so that `quota`
 /// slots span `period` plus a [`lateness allowance`](Self::lateness_allowance)
-/// (1 % of the period by default): sleepers wake late by varying amounts, and
+/// (1 % of the period, at most 10 ms, by default): sleepers wake late by varying amounts, and
 /// without it a strict fixed-window server could see `quota + 1` requests in
 /// one of its windows. A cancelled reservation is handed back: the latest one
 /// rewinds the schedule, an earlier one becomes a hole the next caller takes.
@@ -79,6 +79,12 @@ impl Schedule {
     }
 }
 
+/// Sleepers wake late by milliseconds whatever the period: 1 % of it, at
+/// most 10 ms.
+fn default_allowance(period: Duration) -> Duration {
+    (period / 100).min(Duration::from_millis(10))
+}
+
 impl FixedRate {
     /// `quota` requests per `period` (a quota of 0 is treated as 1), burst 1.
     pub fn new(quota: u32, period: Duration) -> Self {
@@ -86,7 +92,7 @@ impl FixedRate {
         let interval = period / quota;
         Self {
             interval,
-            reserve_interval: (period + period / 100) / quota,
+            reserve_interval: (period + default_allowance(period)) / quota,
             quota,
             tolerance: Duration::ZERO,
             burst: 1,
@@ -109,7 +115,8 @@ impl FixedRate {
     /// How late, over one period, the sleepers holding reserved slots may
     /// wake without a strict server seeing more than the quota in one of its
     /// windows: reserved slots are spaced so that `quota` of them span
-    /// `period + allowance` (default: 1 % of the period). Zero spaces them
+    /// `period + allowance` (default: 1 % of the period, at most 10 ms: what
+    /// a busy runtime's timers and scheduler add). Zero spaces them
     /// exactly at the interval. [`try_acquire`](RateLimiter::try_acquire)
     /// grants at the interval: its caller sends at once.
     pub fn lateness_allowance(mut self, allowance: Duration) -> Self {
