@@ -426,10 +426,18 @@ async fn fetch_in_slot(
     stats: &mut FetchStats,
     expect: Expect,
 ) -> Result<(Response, Vec<Record>), ExtractError> {
-    // The semaphore is never closed, so acquiring only fails if it were;
-    // the request then goes without a slot rather than not at all.
+    // The connector closes its slots when the run stops: a request still
+    // waiting for one is not sent, and the walk stays at this page.
     let _slot = match &inner.slots {
-        Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
+        Some(slots) => match Arc::clone(slots).acquire_owned().await {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                return Err(ExtractError::Interrupted {
+                    summary: Box::default(),
+                    pages: expect.number.saturating_sub(1),
+                });
+            }
+        },
         None => None,
     };
     fetch(inner, request, stats, expect).await

@@ -52,6 +52,13 @@ pub(super) struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Stops the run: partitions stop before their next page, and requests
+    /// still waiting for a slot are not sent (the pages in flight finish).
+    pub(super) fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.permits.close();
+    }
+
     pub(super) fn first_sighting(&self, stream: usize, key: &str) -> bool {
         self.seen
             .lock()
@@ -137,6 +144,8 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
                     register.clear();
                 }
             }
+            // A request that was waiting for a slot when the run stopped.
+            Some(Err(ExtractError::Interrupted { .. })) => break Ended::Interrupted,
             Some(Err(error)) => break ended_by(stream, error),
             None => break Ended::Finished,
         }

@@ -161,7 +161,7 @@ impl Connector {
                             tracing::warn!(connector = %c.name, stream = %stream,
                                 partition = %job.partition.key(), error = %error, "partition failed");
                             if c.fail_fast {
-                                shared.stop.store(true, Ordering::Relaxed);
+                                shared.halt();
                             }
                             let text = error.to_string();
                             failed.push(FailedPartition {
@@ -182,7 +182,7 @@ impl Connector {
                 () = &mut stop, if !stop_seen => {
                     tracing::warn!(connector = %c.name, "stop requested: partitions commit and stop");
                     stop_seen = true;
-                    shared.stop.store(true, Ordering::Relaxed);
+                    shared.halt();
                 }
                 () = shared.found.notified() => {}
             }
