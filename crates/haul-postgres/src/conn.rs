@@ -1,9 +1,9 @@
 //! One PostgreSQL connection, reopened from its configuration when it drops.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 /// A live connection and the session state haul keeps on it.
 #[derive(Debug)]
@@ -11,6 +11,8 @@ pub(crate) struct Conn {
     pub(crate) client: Client,
     /// Staging tables created in this session (temporary tables die with it).
     pub(crate) staged: HashSet<String>,
+    /// Statements prepared in this session, by SQL text.
+    pub(crate) prepared: HashMap<String, Statement>,
     /// A statement failed: the connection may be dying (a terminated
     /// backend reports the error before the client sees the socket close),
     /// so one reopened from the configuration replaces it before next use.
@@ -22,8 +24,19 @@ impl Conn {
         Self {
             client,
             staged: HashSet::new(),
+            prepared: HashMap::new(),
             suspect: false,
         }
+    }
+
+    /// `sql` prepared once per session.
+    pub(crate) async fn prepare(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(stmt) = self.prepared.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await?;
+        self.prepared.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
     }
 
     /// Marks the connection suspect when `result` is a database failure.

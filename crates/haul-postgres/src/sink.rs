@@ -1,26 +1,28 @@
 //! [`PostgresSink`]: a table per stream in one schema, each batch merged by
 //! binary `COPY` in one transaction with its checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use futures::SinkExt;
 use haul_core::Checkpoint;
 use haul_core::json::scalar_at;
 use haul_sink::{
     Batch, PartitionBatch, PartitionState, SINGLE_PARTITION, Sink, SinkError, StreamConfig,
     check_partition_key, max_watermark,
 };
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Config, GenericClient, Transaction};
+use tokio_postgres::{Client, Config, GenericClient, Statement, Transaction};
 
 use crate::conn::{self, ConnError, Connection};
-use crate::jsonb::RawJsonb;
+use crate::jsonb::CopyRows;
 use crate::names::{check_schema, check_stream, quote};
 use crate::schema::{self, Layout, PARTITION, RECORD, SEQ, WM_NUM, WM_TEXT};
+
+/// How many bytes of COPY rows are sent at a time.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// The lease a fenced sink writes under.
 #[derive(Debug, Clone)]
@@ -331,13 +333,17 @@ impl PostgresSink {
     }
 
     /// Rolls `tx` back (by dropping it) unless the fence still holds.
-    async fn check_fence(&self, tx: &Transaction<'_>) -> Result<(), SinkError> {
-        let Some(fence) = &self.fence else {
+    async fn check_fence(
+        &self,
+        tx: &Transaction<'_>,
+        check: Option<&Statement>,
+    ) -> Result<(), SinkError> {
+        let (Some(fence), Some(check)) = (&self.fence, check) else {
             return Ok(());
         };
         let held = tx
             .execute(
-                &schema::fence_check(&self.shared.schema),
+                check,
                 &[&fence.stream, &fence.partition, &fence.owner, &fence.epoch],
             )
             .await
@@ -359,17 +365,11 @@ impl PostgresSink {
     async fn store_states(
         &self,
         tx: &Transaction<'_>,
+        upsert: &Statement,
         states: &[(String, String, String, String)],
     ) -> Result<(), SinkError> {
-        if states.is_empty() {
-            return Ok(());
-        }
-        let stmt = tx
-            .prepare(&schema::upsert_state(&self.shared.schema))
-            .await
-            .map_err(self.db("preparing a state upsert"))?;
         for (stream, partition, values, checkpoint) in states {
-            tx.execute(&stmt, &[stream, partition, values, checkpoint])
+            tx.execute(upsert, &[stream, partition, values, checkpoint])
                 .await
                 .map_err(self.db("writing a partition state"))?;
         }
@@ -440,12 +440,18 @@ impl PostgresSink {
                 .map_err(self.db("creating the staging table"))?;
             conn.staged.insert(layout.stage.clone());
         }
+        // Most batches repeat no key: their merge needs no DISTINCT ON sort.
+        let distinct = layout.keys.is_empty() || {
+            let mut seen = HashSet::with_capacity(rows.len());
+            rows.iter().all(|row| seen.insert(row.keys.as_slice()))
+        };
+        let (copy, merge, upsert, check) = self.statements(conn, layout, distinct).await?;
         let tx = conn
             .client
             .transaction()
             .await
             .map_err(self.db("starting a transaction"))?;
-        self.check_fence(&tx).await?;
+        self.check_fence(&tx, check.as_ref()).await?;
         if mid_pass
             && layout.keys.is_empty()
             && self
@@ -456,38 +462,110 @@ impl PostgresSink {
             return tx.commit().await.map_err(self.db("committing"));
         }
         if !rows.is_empty() {
-            let copy = tx
-                .copy_in(&layout.copy)
-                .await
-                .map_err(self.db("starting COPY"))?;
-            let mut types = Vec::with_capacity(layout.keys.len() + 4);
-            types.push(Type::INT8);
-            types.extend(std::iter::repeat_n(Type::TEXT, layout.keys.len() + 2));
-            types.push(Type::JSONB);
-            let writer = BinaryCopyInWriter::new(copy, &types);
-            let mut writer = std::pin::pin!(writer);
+            let sink = tx.copy_in(&copy).await.map_err(self.db("starting COPY"))?;
+            let mut sink = std::pin::pin!(sink);
+            let fields = i16::try_from(layout.keys.len() + 4).unwrap_or(i16::MAX);
+            let too_long = |_| SinkError::Usage("a record or key longer than 2 GiB".to_owned());
+            let mut out = CopyRows::new(COPY_CHUNK);
             for (ord, row) in rows.iter().enumerate() {
-                let ord = ord as i64;
-                let json = RawJsonb(row.json);
-                let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
-                values.push(&ord);
-                values.extend(row.keys.iter().map(|k| k as &(dyn ToSql + Sync)));
-                values.push(&row.wm_text);
-                values.push(&row.wm_num);
-                values.push(&json);
-                writer
-                    .as_mut()
-                    .write(&values)
-                    .await
-                    .map_err(self.db("copying records"))?;
+                out.row(fields);
+                out.int8(ord as i64);
+                for key in &row.keys {
+                    out.text(Some(key)).map_err(too_long)?;
+                }
+                out.text(row.wm_text.as_deref()).map_err(too_long)?;
+                out.text(row.wm_num.as_deref()).map_err(too_long)?;
+                out.jsonb(row.json).map_err(too_long)?;
+                if out.len() >= COPY_CHUNK {
+                    sink.as_mut()
+                        .send(out.take())
+                        .await
+                        .map_err(self.db("copying records"))?;
+                }
             }
-            writer.finish().await.map_err(self.db("finishing COPY"))?;
-            tx.execute(&layout.merge, &[&batch.partition])
+            out.finish();
+            sink.as_mut()
+                .send(out.take())
+                .await
+                .map_err(self.db("copying records"))?;
+            sink.as_mut()
+                .finish()
+                .await
+                .map_err(self.db("finishing COPY"))?;
+            tx.execute(&merge, &[&batch.partition])
                 .await
                 .map_err(self.db("merging records"))?;
         }
-        self.store_states(&tx, states).await?;
+        self.store_states(&tx, &upsert, states).await?;
         tx.commit().await.map_err(self.db("committing a batch"))
+    }
+
+    /// States alone in one transaction, behind the fence.
+    async fn commit_states(
+        &self,
+        conn: &mut conn::Conn,
+        rows: &[(String, String, String, String)],
+    ) -> Result<(), SinkError> {
+        let schema = &self.shared.schema;
+        let upsert = conn
+            .prepare(&schema::upsert_state(schema))
+            .await
+            .map_err(self.db("preparing the state upsert"))?;
+        let check = match &self.fence {
+            Some(_) => Some(
+                conn.prepare(&schema::fence_check(schema))
+                    .await
+                    .map_err(self.db("preparing the lease check"))?,
+            ),
+            None => None,
+        };
+        let tx = conn
+            .client
+            .transaction()
+            .await
+            .map_err(self.db("starting a transaction"))?;
+        self.check_fence(&tx, check.as_ref()).await?;
+        self.store_states(&tx, &upsert, rows).await?;
+        tx.commit()
+            .await
+            .map_err(self.db("committing partition states"))
+    }
+
+    /// The batch's statements, prepared once per connection: COPY, merge,
+    /// state upsert and (for a fenced sink) the lease check.
+    async fn statements(
+        &self,
+        conn: &mut conn::Conn,
+        layout: &Layout,
+        distinct: bool,
+    ) -> Result<(Statement, Statement, Statement, Option<Statement>), SinkError> {
+        let schema = &self.shared.schema;
+        let copy = conn
+            .prepare(&layout.copy)
+            .await
+            .map_err(self.db("preparing COPY"))?;
+        let merge_sql = if distinct {
+            &layout.merge_distinct
+        } else {
+            &layout.merge
+        };
+        let merge = conn
+            .prepare(merge_sql)
+            .await
+            .map_err(self.db("preparing the merge"))?;
+        let upsert = conn
+            .prepare(&schema::upsert_state(schema))
+            .await
+            .map_err(self.db("preparing the state upsert"))?;
+        let check = match &self.fence {
+            Some(_) => Some(
+                conn.prepare(&schema::fence_check(schema))
+                    .await
+                    .map_err(self.db("preparing the lease check"))?,
+            ),
+            None => None,
+        };
+        Ok((copy, merge, upsert, check))
     }
 
     async fn watermark_of(
@@ -788,16 +866,8 @@ impl Sink for PostgresSink {
             ));
         }
         let mut conn = self.conn().await?;
-        let tx = conn
-            .client
-            .transaction()
-            .await
-            .map_err(self.db("starting a transaction"))?;
-        self.check_fence(&tx).await?;
-        self.store_states(&tx, &rows).await?;
-        tx.commit()
-            .await
-            .map_err(self.db("committing partition states"))
+        let result = self.commit_states(&mut conn, &rows).await;
+        conn.note(result, is_db)
     }
 }
 
