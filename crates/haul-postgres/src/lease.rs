@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config};
 
 use crate::conn::{self, ConnError, Connection};
@@ -307,12 +308,15 @@ impl Leases {
                 .replace("attempts <", "p.attempts <")
         );
         let max = i32::try_from(self.max_attempts).unwrap_or(i32::MAX);
-        let conn = self.client().await?;
-        let row = conn
+        let mut conn = self.client().await?;
+        let result = conn
             .client
             .query_opt(&sql, &[&stream, &self.owner, &self.ttl.as_secs_f64(), &max])
-            .await
+            .await;
+        let row = conn
+            .note(result, |_| true)
             .map_err(db("claiming a partition", &self.schema))?;
+        drop(conn);
         let Some(row) = row else {
             return Ok(None);
         };
@@ -333,8 +337,8 @@ impl Leases {
         Ok(Some(lease))
     }
 
-    /// Runs `set` on the lease's row if it is still held (owner, epoch,
-    /// unexpired); [`LeaseError::Lost`] otherwise.
+    /// Runs `set` (which may use `extra` as `$5`) on the lease's row if it
+    /// is still held (owner, epoch, unexpired); [`LeaseError::Lost`] otherwise.
     async fn fenced_update(
         &self,
         lease: &Lease,
@@ -345,23 +349,18 @@ impl Leases {
         let sql = format!(
             "UPDATE {} SET {set}, updated_at = now() \
              WHERE stream = $1 AND partition = $2 AND owner = $3 AND epoch = $4 \
-             AND state = 'leased' AND lease_expires > now() AND ($5::text IS NULL OR true)",
+             AND state = 'leased' AND lease_expires > now()",
             self.table()
         );
-        let conn = self.client().await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&lease.stream, &lease.partition, &lease.owner, &lease.epoch];
+        if let Some(extra) = &extra {
+            params.push(extra);
+        }
+        let mut conn = self.client().await?;
+        let result = conn.client.execute(&sql, &params).await;
         let n = conn
-            .client
-            .execute(
-                &sql,
-                &[
-                    &lease.stream,
-                    &lease.partition,
-                    &lease.owner,
-                    &lease.epoch,
-                    &extra,
-                ],
-            )
-            .await
+            .note(result, |_| true)
             .map_err(db(action, &self.schema))?;
         if n == 1 {
             Ok(())
