@@ -46,6 +46,9 @@ pub mod presets;
 pub use haul_core as core;
 pub use haul_extractor as extractor;
 pub use haul_paginate as paginate;
+/// PostgreSQL: `PostgresSink` and fenced partition `Leases` (feature `postgres`; see docs/scale-out.md).
+#[cfg(feature = "postgres")]
+pub use haul_postgres as postgres;
 pub use haul_ratelimit as ratelimit;
 pub use haul_retry as retry;
 pub use haul_sink as sink;
