@@ -198,8 +198,9 @@ impl Resolved {
                         .map(|f| f.error.to_string())
                         .collect::<Vec<_>>()
                         .join("; ");
-                    if text.contains("max") && text.contains("page") {
-                        format!("more pages after {CHECK_PAGES}: {text}")
+                    // The page guard is the evidence: the paginator found a next page.
+                    if text.contains("still offered a next page") {
+                        format!("next page found after {CHECK_PAGES} pages (not fetched): {text}")
                     } else {
                         check.error = Some(text.clone());
                         "failed".into()
