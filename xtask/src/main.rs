@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod spec_demo;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ tasks:
           --preset NAME          a haul::presets preset against the fake API's emulation of
                                  its API: github, stripe, hubspot, zendesk, salesforce,
                                  shopify, jira, odata (with --incremental: its own bound)
+  demo --spec FILE  run the real `haul` binary on a declarative spec against the
+          fake API's emulation of the spec's API (its `name`), verify record for
+          record: --records N (default 3000), --out DIR, --report FILE
   bench   measure haul against raw reqwest loops on the same local server
           (see `cargo xtask bench --help`)
 ";
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let task = args.next();
     let rest: Vec<String> = args.collect();
     let result = match task.as_deref() {
+        Some("demo") if rest.iter().any(|a| a == "--spec") => spec_demo::run(&rest),
         Some("demo") => demo::Options::parse(&rest).and_then(demo::run),
         Some("bench") => bench::run(&rest),
         Some("-h" | "--help" | "help") | None => {

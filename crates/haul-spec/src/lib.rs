@@ -229,6 +229,22 @@ impl Spec {
             .collect()
     }
 
+    /// The environment variable each input is read from (its `env`, else
+    /// `HAUL_INPUT_<NAME>`), by input name.
+    pub fn input_env_vars(&self) -> Vec<(&str, InputType, String)> {
+        self.loaded
+            .inputs
+            .iter()
+            .map(|(n, (_, d))| {
+                (
+                    n.as_str(),
+                    d.kind,
+                    d.env.clone().unwrap_or_else(|| inputs::default_env(n)),
+                )
+            })
+            .collect()
+    }
+
     /// Fills the inputs: `--set` values, then the environment (if enabled),
     /// then secret files, then defaults. Every missing or ill-typed value is
     /// reported; a secret given with `--set` is refused.

@@ -7,6 +7,8 @@ mod sink;
 mod styles;
 mod verify;
 
+pub(crate) use verify::verify as verify_records;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
