@@ -17,6 +17,14 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use haul_spec::{BuildOptions, Inputs, Resolved, Spec, SpecError};
 use serde::Serialize;
 
+/// Prints a line to stdout; a closed pipe (`haul schema | head`) is not an error.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 const EX_OK: u8 = 0;
 const EX_FAILURE: u8 = 1;
 const EX_PARTIAL: u8 = 2;
@@ -237,7 +245,7 @@ async fn dispatch(cli: Cli) -> u8 {
         },
         Command::Schema => {
             match serde_json::to_string_pretty(&Spec::json_schema()) {
-                Ok(s) => println!("{s}"),
+                Ok(s) => say!("{s}"),
                 Err(e) => {
                     eprintln!("haul: {e}");
                     return EX_FAILURE;
@@ -310,7 +318,7 @@ fn validate(args: &SpecArgs) -> u8 {
     if let Err(e) = spec.check_inputs(&inputs) {
         return report_error(&e);
     }
-    println!(
+    say!(
         "ok: {} — connector `{}`, {} stream(s): {}",
         args.spec.display(),
         spec.name(),
@@ -327,7 +335,7 @@ async fn check(r: &Resolved, streams: &[String], as_json: bool) -> u8 {
     };
     if as_json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => eprintln!("haul: {e}"),
         }
     } else {
@@ -337,32 +345,32 @@ async fn check(r: &Resolved, streams: &[String], as_json: bool) -> u8 {
             } else {
                 format!(" [{}]", s.partition)
             };
-            println!("stream {}{partition}", s.stream);
+            say!("stream {}{partition}", s.stream);
             for req in &s.requests {
                 let status = req.status.map_or("—".to_owned(), |st| st.to_string());
-                println!("  GET {}  attempt {}  → {status}", req.url, req.attempt);
+                say!("  GET {}  attempt {}  → {status}", req.url, req.attempt);
             }
-            println!("  records per page: {:?}", s.records_per_page);
-            println!("  pagination: {}", s.pagination);
+            say!("  records per page: {:?}", s.records_per_page);
+            say!("  pagination: {}", s.pagination);
             match s.primary_key_unique {
-                Some(true) => println!("  primary key: unique over {} record(s)", s.records),
-                Some(false) => println!(
+                Some(true) => say!("  primary key: unique over {} record(s)", s.records),
+                Some(false) => say!(
                     "  primary key: NOT unique (or missing) over {} record(s)",
                     s.records
                 ),
-                None => println!("  primary key: none declared"),
+                None => say!("  primary key: none declared"),
             }
             if let Some(n) = s.incremental_field_present {
-                println!(
+                say!(
                     "  incremental field: present in {n} of {} record(s)",
                     s.records
                 );
             }
             if let Some(e) = &s.error {
-                println!("  error: {e}");
+                say!("  error: {e}");
             }
         }
-        println!("nothing was written");
+        say!("nothing was written");
     }
     if report.ok() { EX_OK } else { EX_FAILURE }
 }
@@ -491,20 +499,20 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
     }
     if o.json {
         if let Ok(line) = serde_json::to_string(&report) {
-            println!("{line}");
+            say!("{line}");
         }
     } else if let Some(s) = summary {
-        println!("{s}");
-        println!("status: {status} (exit {code})");
+        say!("{s}");
+        say!("status: {status} (exit {code})");
     } else {
-        println!("status: {status} (exit {code})");
+        say!("status: {status} (exit {code})");
     }
     code
 }
 
 async fn list(r: &Resolved, sink: Option<&str>) -> u8 {
     let states = stored_state(r, &[], sink).await;
-    println!("connector {}", r.spec().name());
+    say!("connector {}", r.spec().name());
     for s in r.spec().streams() {
         let parent = s
             .parent
@@ -515,7 +523,7 @@ async fn list(r: &Resolved, sink: Option<&str>) -> u8 {
             let done = mine.iter().filter(|p| p.checkpoint.is_done()).count();
             format!("  state: {} partition(s), {done} done", mine.len())
         });
-        println!(
+        say!(
             "  {:<20} partitions: {}{parent}  primary key: {}{}{stored}",
             s.name,
             s.partitions,
@@ -558,7 +566,7 @@ async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool
         _ => true,
     };
     if !exists {
-        println!("no state: {url} does not exist");
+        say!("no state: {url} does not exist");
         return EX_OK;
     }
     let opened = match r.open_sink(&url) {
@@ -568,7 +576,7 @@ async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool
     if reset {
         return match r.reset_state(&*opened, streams).await {
             Ok(n) => {
-                println!(
+                say!(
                     "reset {n} partition(s) in {url}; the next run starts a fresh pass (use --full-refresh to ignore watermarks too)"
                 );
                 EX_OK
@@ -586,7 +594,7 @@ async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool
                     _ => "other".to_owned(),
                 };
                 let values = serde_json::to_string(&p.values).unwrap_or_default();
-                println!(
+                say!(
                     "{}\t{}\t{position}\t{values}",
                     p.stream,
                     if p.partition.is_empty() {

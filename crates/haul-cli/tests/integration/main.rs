@@ -9,6 +9,7 @@
 
 mod broken_specs;
 mod run;
+mod verbs;
 
 use std::path::Path;
 use std::process::{Command, Output};

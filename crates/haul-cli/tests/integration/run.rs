@@ -382,3 +382,49 @@ fn base64(s: &str) -> String {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_state_show_and_reset_read_the_sink() {
+    let server = server(150, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    let env = vec![("GITHUB_TOKEN".to_owned(), "t".to_owned())];
+    let out = haul_async(
+        dir.path(),
+        run_args(&example("github"), &server, &db, &[]),
+        env.clone(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sink = format!("sqlite:{}", db.display());
+    let args = |verb: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = verb.iter().map(|s| (*s).to_owned()).collect();
+        a.extend([example("github"), "--sink".to_owned(), sink.clone()]);
+        a
+    };
+    // No token needed to read state.
+    let list = haul_async(dir.path(), args(&["list"]), vec![]).await;
+    let list = text(&list.stdout);
+    assert!(list.contains("issues"), "{list}");
+    assert!(list.contains("state: 1 partition(s), 1 done"), "{list}");
+    let show = text(
+        &haul_async(dir.path(), args(&["state", "show"]), vec![])
+            .await
+            .stdout,
+    );
+    assert!(
+        show.contains("issues\towner=haul-rs,repo=haul\tdone"),
+        "{show}"
+    );
+    let reset = haul_async(dir.path(), args(&["state", "reset"]), vec![]).await;
+    assert_eq!(reset.status.code(), Some(0), "{}", text(&reset.stderr));
+    let show = text(
+        &haul_async(dir.path(), args(&["state", "show"]), vec![])
+            .await
+            .stdout,
+    );
+    assert!(
+        show.contains("issues\towner=haul-rs,repo=haul\tstart"),
+        "{show}"
+    );
+}
