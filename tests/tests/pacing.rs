@@ -199,3 +199,91 @@ async fn both_header_families_pace_a_sequential_run_at_97_percent_of_the_ideal()
         "the two header families pace alike"
     );
 }
+
+/// Issue 16's default decision, the throttled side: against servers that
+/// advertise their budget, `HeaderAdaptive` + `AdaptiveRate` paces exactly as
+/// `HeaderAdaptive` alone (headers win; no throttle ever reaches the rate).
+mod default_decision {
+    use super::*;
+    use haul::{AdaptiveRate, AllOf};
+    use haul_testkit::Faults;
+
+    fn both() -> (Arc<dyn RateLimiter>, Arc<AdaptiveRate>) {
+        let rate = Arc::new(AdaptiveRate::new());
+        let limiter = AllOf::new()
+            .with(HeaderAdaptive::new())
+            .with(Arc::clone(&rate));
+        (Arc::new(limiter), rate)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shared_by_8_streams_it_paces_as_header_adaptive_alone() {
+        for headers in [Headers::XRateLimit, Headers::Ietf] {
+            let alone: Arc<dyn RateLimiter> = Arc::new(HeaderAdaptive::new());
+            let (alone_ratio, _) = shared(200, headers, 8, alone, Duration::from_secs(5)).await;
+            let (limiter, rate) = both();
+            let (ratio, refused) = shared(200, headers, 8, limiter, Duration::from_secs(5)).await;
+            eprintln!(
+                "{headers:?}, 8 streams: HeaderAdaptive {alone_ratio:.3}×, + AdaptiveRate {ratio:.3}× ({refused} × 429)"
+            );
+            assert_eq!(refused, 0);
+            assert!(ratio >= alone_ratio, "{ratio} < {alone_ratio}");
+            assert_eq!(rate.state().cuts, 0, "{:?}", rate.state());
+        }
+    }
+
+    async fn run(faults: Faults, limiter: Arc<dyn RateLimiter>) -> (RunSummary, u64) {
+        let server = FakeApi::builder()
+            .dataset(Dataset::generate(23, 3_000))
+            .faults(faults)
+            .build()
+            .start()
+            .await
+            .unwrap();
+        let transport = transport(Headers::XRateLimit);
+        let summary = extractor(&server, "items", &transport, &limiter)
+            .run(&NullSink)
+            .await
+            .unwrap();
+        (summary, server.stats().injected_429)
+    }
+
+    /// Random faults, 429s among them (1.25 % each of 429, 503, 500, 502),
+    /// on a server that has no rate limit: what the rate cuts cost, and why
+    /// `AdaptiveRate` is not (yet) in the default limiter. The rate it
+    /// measures at a throttle counts the second the client just spent
+    /// waiting out a `Retry-After`, so a sporadic 429 cuts it to about one
+    /// request per second, from which the cubic growth takes seconds.
+    #[tokio::test(start_paused = true)]
+    async fn random_429s_from_an_unlimited_server() {
+        let faults = Faults {
+            seed: 3,
+            p_503: 0.0125,
+            p_500: 0.0125,
+            p_502_html: 0.0125,
+            p_429: 0.0125,
+            retry_after: haul_testkit::RetryAfterStyle::Seconds(1),
+            ..Faults::default()
+        };
+        // Without latency (the client is as fast as its limiter lets it be),
+        // and with 20 ms on every response (the client is latency-bound).
+        let slow = Faults {
+            p_slow: 1.0,
+            slow_delay: Duration::from_millis(20),
+            ..faults.clone()
+        };
+        for (name, faults) in [("no latency", faults), ("20 ms latency", slow)] {
+            let (alone, alone_429) = run(faults.clone(), Arc::new(HeaderAdaptive::new())).await;
+            let (limiter, rate) = both();
+            let (with, with_429) = run(faults, limiter).await;
+            eprintln!(
+                "300 pages, random faults, {name}: HeaderAdaptive {:?} ({alone_429} × 429), + AdaptiveRate {:?} ({with_429} × 429); {:?}",
+                alone.elapsed,
+                with.elapsed,
+                rate.state()
+            );
+            assert_eq!(alone.pages, with.pages);
+            assert!(with.elapsed > alone.elapsed);
+        }
+    }
+}

@@ -49,6 +49,13 @@ const MAX_SAMPLES: usize = 100_000;
 /// [`state`](Self::state) exposes the current rate and the last cut, for a
 /// progress display or a run report.
 ///
+/// It is not part of the default limiter: against a server that answers the
+/// odd `429` for reasons other than the client's pace (1.25 % of requests,
+/// no rate limit), each cut measures the second just spent waiting out the
+/// `Retry-After` and lands near one request per second — 300 pages took
+/// 52.4 s instead of 19.1 s with 20 ms latency. Add it where the server
+/// throttles by rate and says nothing.
+///
 /// ```
 /// use haul_ratelimit::{AdaptiveRate, Permit, RateLimiter};
 /// use haul_core::Response;
