@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use haul::Sink;
-use haul_testkit::{AuthRequirement, Dataset, Emulation, FakeApi, RunningServer, Throttle};
+use haul_testkit::{
+    AuthRequirement, Dataset, Emulation, FakeApi, OrgTree, RunningServer, Throttle, TreeShape,
+};
 
 use crate::{example, haul, text};
 
@@ -427,4 +429,73 @@ async fn list_and_state_show_and_reset_read_the_sink() {
         show.contains("issues\towner=haul-rs,repo=haul\tstart"),
         "{show}"
     );
+}
+
+/// orgs → repos → events: a parent stream's records become the child's
+/// partitions, two levels deep, with the grandchild's 404 skipped by a rule.
+const ORG_TREE: &str = r#"
+version = 1
+name = "orgs"
+
+[inputs.base_url]
+type = "string"
+
+[source]
+base_url = "{input.base_url}"
+max_in_flight = 4
+
+[defaults]
+paginator = { style = "link_header", page_size_param = "per_page", page_size = 7 }
+primary_key = ["/id"]
+
+[streams.orgs]
+path = "/orgs"
+
+[streams.repos]
+path = "/orgs/{parent.org}/repos"
+partitions = { kind = "parent", stream = "orgs", fields = { org = "/login" } }
+
+[streams.events]
+path = "/orgs/{parent.org}/repos/{parent.repo}/events"
+partitions = { kind = "parent", stream = "repos", fields = { repo = "/name" } }
+rules = [{ status = 404, action = "skip_partition" }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parent_partitions_run_two_levels_deep_through_the_binary() {
+    let tree = OrgTree::generate(5, &TreeShape::new([1, 3, 5, 0], 30));
+    let server = FakeApi::builder()
+        .org_tree(tree.clone())
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orgs.toml"), ORG_TREE).unwrap();
+    let db = dir.path().join("out.db");
+    let out = haul_async(
+        dir.path(),
+        run_args("orgs.toml", &server, &db, &["--report", "r.json"]),
+        vec![],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(report.contains("\"partitions_skipped\": 1"), "{report}");
+    let sink = haul::SqliteSink::open(&db).unwrap();
+    let count = |stream: &'static str| {
+        let sink = &sink;
+        async move { sink.records(stream).await.unwrap().len() }
+    };
+    let repos: usize = tree.orgs().iter().map(|o| o.repos().len()).sum();
+    let events: usize = tree
+        .orgs()
+        .iter()
+        .flat_map(|o| o.repos())
+        .map(|r| r.events().len())
+        .sum();
+    assert_eq!(count("orgs").await, tree.orgs().len());
+    assert_eq!(count("repos").await, repos);
+    assert_eq!(count("events").await, events);
+    assert!(events > 0);
 }
