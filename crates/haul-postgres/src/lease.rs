@@ -42,6 +42,14 @@ pub enum LeaseError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A stored partition row cannot be read (its values are not a JSON object of strings).
+    #[error("corrupt partition row in postgresql schema {schema}: {reason}")]
+    Corrupt {
+        /// The schema.
+        schema: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A bad argument (a schema name, a partition key) or use after the connection closed.
     #[error("lease misuse: {0}")]
     Usage(String),
@@ -325,7 +333,10 @@ impl Leases {
         let lease = Lease {
             stream: row.get(0),
             partition: row.get(1),
-            values: serde_json::from_str(&values).unwrap_or_default(),
+            values: serde_json::from_str(&values).map_err(|e| LeaseError::Corrupt {
+                schema: self.schema.clone(),
+                reason: format!("values of a claimed partition: {e}"),
+            })?,
             owner: self.owner.clone(),
             epoch: row.get(3),
             attempts: attempts.unsigned_abs(),

@@ -15,21 +15,42 @@
 //! [`tokio_postgres::Client`] with your TLS connector and pass it to
 //! `from_client`.
 //!
-//! ```no_run
+//! ```
 //! use haul_postgres::PostgresSink;
 //! use haul_sink::{Batch, Sink};
 //! use haul_core::{Checkpoint, Record};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-//! let sink = PostgresSink::connect("host=127.0.0.1 user=postgres dbname=test".parse()?, "haul").await?;
+//! # let schema = haul_testkit::services::unique_name("haul_doc");
+//! let config: haul_postgres::tokio_postgres::Config =
+//!     "host=127.0.0.1 user=postgres dbname=test".parse()?;
+//! # let connected = PostgresSink::connect(config.clone(), &schema).await;
+//! # let Ok(sink) = connected else {
+//! #     haul_testkit::services::unavailable("PostgreSQL", format!("{:?}", connected.err()));
+//! #     return Ok(());
+//! # };
+//! # /*
+//! let sink = PostgresSink::connect(config, "haul").await?;
+//! # */
 //! sink.open("items").await?;
 //! let records = vec![Record::from_json(r#"{"id":"a","n":1}"#)?];
 //! let checkpoint = Checkpoint::start("items");
 //! sink.write(Batch { stream: "items", records: &records, checkpoint: &checkpoint }).await?;
+//! sink.write(Batch { stream: "items", records: &records, checkpoint: &checkpoint }).await?; // a replay
+//! assert_eq!(sink.count("items").await?, 1);
 //! assert_eq!(sink.open("items").await?, Some(checkpoint));
+//! # let (admin, connection) = config.connect(haul_postgres::tokio_postgres::NoTls).await?;
+//! # tokio::spawn(connection);
+//! # admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! (The example runs against the local PostgreSQL of haul's machines, in a
+//! schema of its own; where there is none it skips.)
+//!
+//! Scale-out — deployment, what each failure does, the guarantees and the
+//! tests proving them — is described in the repository's `docs/scale-out.md`.
 
 mod conn;
 mod jsonb;
