@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use haul::{
     MemorySink, PaginateError, RetryPolicy, Secret, Sink, SinkError, Transport,
 };
 use haul_testkit::{Dataset, FakeApi, RunningServer};
+
+mod support;
+use support::{API, ONE_PAGE, Scripted, cursor_paginator, response, texts};
 
 const STREAM: &str = "items";
 const PAGE: usize = 100;
@@ -36,9 +40,7 @@ async fn serve(dataset: &Dataset) -> RunningServer {
 }
 
 fn paginator() -> CursorPaginator {
-    CursorPaginator::new("/next_cursor", "cursor")
-        .records_at("/data")
-        .page_size("limit", PAGE as u64)
+    cursor_paginator(PAGE)
 }
 
 /// The full default stack pointed at `/items` of `server`.
@@ -57,10 +59,6 @@ fn pages_for(len: usize) -> u64 {
 /// What a JSON Lines file holding `records` once, in order, must contain.
 fn jsonl_of(records: &[String]) -> String {
     records.iter().map(|r| format!("{r}\n")).collect()
-}
-
-fn texts(records: &[Record]) -> Vec<&str> {
-    records.iter().map(Record::as_str).collect()
 }
 
 fn ids(records: &[Record]) -> Vec<u64> {
@@ -453,35 +451,27 @@ mockall::mock! {
     }
 }
 
-const ONE_RECORD: &str = r#"{"data":[{"id":1}],"next_cursor":null}"#;
-
-fn api_url() -> &'static str {
-    "https://api.example.com/items"
+/// The scripted API answering (status, Retry-After, body) in order, once each.
+fn scripted(
+    clock: &ManualClock,
+    script: &[(u16, Option<&'static str>, &'static str)],
+) -> Arc<Scripted> {
+    let responses = script
+        .iter()
+        .map(|&(status, retry_after, body)| {
+            let headers: Vec<(&'static str, String)> = retry_after
+                .map(|secs| ("retry-after", secs.to_owned()))
+                .into_iter()
+                .collect();
+            response(status, body, &headers)
+        })
+        .collect();
+    Scripted::new(clock, responses)
 }
 
-/// A mock answering the given (status, Retry-After, body) script in order, once each.
-fn scripted(script: &[(u16, Option<&'static str>, &'static str)]) -> MockApi {
-    let mut api = MockApi::new();
-    let mut seq = mockall::Sequence::new();
-    for &(status, retry_after, body) in script {
-        api.expect_send()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(move |req: &Request| {
-                let mut resp =
-                    Response::new(StatusCode::from_u16(status).unwrap(), req.url.clone(), body);
-                if let Some(secs) = retry_after {
-                    resp = resp.with_header("retry-after", secs);
-                }
-                Ok(resp)
-            });
-    }
-    api
-}
-
-fn mocked(api: MockApi, clock: &ManualClock, seed: u64) -> Extractor {
+fn mocked(api: impl Transport + 'static, clock: &ManualClock, seed: u64) -> Extractor {
     Extractor::builder()
-        .url(api_url())
+        .url(API)
         .paginator(paginator())
         .transport(api)
         .retry(ExponentialBackoff::default().seed(seed))
@@ -495,7 +485,7 @@ fn mocked(api: MockApi, clock: &ManualClock, seed: u64) -> Extractor {
 /// The delays an identically seeded policy picks for the first `n` retries of a 503.
 fn reference_delays(seed: u64, n: u32) -> Vec<Duration> {
     let policy = ExponentialBackoff::default().seed(seed);
-    let request = Request::get(api_url().parse().unwrap());
+    let request = Request::get(API.parse().unwrap());
     let class = Classification::ServerError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         retry_after: None,
@@ -518,10 +508,13 @@ fn reference_delays(seed: u64, n: u32) -> Vec<Duration> {
 #[tokio::test]
 async fn server_errors_are_retried_with_capped_jittered_backoff() {
     let clock = ManualClock::new();
-    let api = scripted(&[(503, None, ""), (503, None, ""), (200, None, ONE_RECORD)]);
+    let api = scripted(
+        &clock,
+        &[(503, None, ""), (503, None, ""), (200, None, ONE_PAGE)],
+    );
     let sink = MemorySink::new();
 
-    let summary = mocked(api, &clock, 1).run(&sink).await.unwrap();
+    let summary = mocked(api.clone(), &clock, 1).run(&sink).await.unwrap();
 
     assert_eq!(summary.requests, 3);
     assert_eq!(summary.retries, 2);
@@ -547,10 +540,10 @@ async fn server_errors_are_retried_with_capped_jittered_backoff() {
 #[tokio::test]
 async fn retry_after_is_honored_exactly() {
     let clock = ManualClock::new();
-    let api = scripted(&[(429, Some("7"), ""), (200, None, ONE_RECORD)]);
+    let api = scripted(&clock, &[(429, Some("7"), ""), (200, None, ONE_PAGE)]);
     let sink = MemorySink::new();
 
-    let summary = mocked(api, &clock, 1).run(&sink).await.unwrap();
+    let summary = mocked(api.clone(), &clock, 1).run(&sink).await.unwrap();
 
     assert_eq!((summary.requests, summary.retries), (2, 1));
     assert_eq!(clock.sleeps(), [Duration::from_secs(7)]);
@@ -562,11 +555,11 @@ async fn retry_after_is_honored_exactly() {
 #[tokio::test]
 async fn not_found_is_not_retried() {
     let clock = ManualClock::new();
-    // `times(1)`: a second send would fail the mock.
-    let api = scripted(&[(404, None, r#"{"error":"not_found"}"#)]);
+    // A second send would run past the script and fail the test.
+    let api = scripted(&clock, &[(404, None, r#"{"error":"not_found"}"#)]);
     let sink = MemorySink::new();
 
-    let err = mocked(api, &clock, 1).run(&sink).await.unwrap_err();
+    let err = mocked(api.clone(), &clock, 1).run(&sink).await.unwrap_err();
 
     match err {
         ExtractError::Http {

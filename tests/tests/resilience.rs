@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use haul::core::http::StatusCode;
-use haul::core::{Clock, ManualClock, Record, Request, Response, TransportError};
+use haul::core::{Clock, ManualClock, Request, Response, TransportError};
 use haul::extractor::Event;
 use haul::ratelimit::{HeaderAdaptive, Permit, RateLimiter};
 use haul::retry::{Classification, Classifier, GiveUp, HttpClassifier, Outcome};
@@ -32,6 +32,9 @@ use haul_testkit::{
     Dataset, FakeApi, FaultKind, Faults, RateLimit, ResetStyle, RetryAfterStyle, RunningServer,
     Stats,
 };
+
+mod support;
+use support::{API, ONE_PAGE, Scripted, cursor_paginator, response, texts};
 
 const STREAM: &str = "items";
 /// Small pages, so a few hundred records make many requests.
@@ -57,9 +60,7 @@ async fn serve(
 }
 
 fn paginator() -> CursorPaginator {
-    CursorPaginator::new("/next_cursor", "cursor")
-        .records_at("/data")
-        .page_size("limit", PAGE as u64)
+    cursor_paginator(PAGE)
 }
 
 /// The default stack on `/items` of `server`, with a fixed jitter seed.
@@ -69,10 +70,6 @@ fn builder(server: &RunningServer) -> ExtractorBuilder {
         .paginator(paginator())
         .retry(ExponentialBackoff::default().seed(7))
         .stream(STREAM)
-}
-
-fn texts(records: &[Record]) -> Vec<&str> {
-    records.iter().map(Record::as_str).collect()
 }
 
 /// Every record of `dataset` arrived exactly once, byte for byte and in order
@@ -466,58 +463,6 @@ async fn realistic_faults_under_a_rate_limit_complete_without_over_limit_429s() 
 // ---------------------------------------------------------------------------
 // mocked transport helpers
 // ---------------------------------------------------------------------------
-
-const ONE_PAGE: &str = r#"{"data":[{"id":1}],"next_cursor":null}"#;
-const API: &str = "https://api.example.com/items";
-
-/// A scripted API: answers the responses in order (then panics), recording
-/// the clock's monotonic time at every send.
-struct Scripted {
-    clock: ManualClock,
-    script: Mutex<Vec<Response>>,
-    sent_at: Mutex<Vec<Duration>>,
-}
-
-impl Scripted {
-    fn new(clock: &ManualClock, script: Vec<Response>) -> Arc<Self> {
-        Arc::new(Self {
-            clock: clock.clone(),
-            script: Mutex::new(script.into_iter().rev().collect()),
-            sent_at: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn sent_at(&self) -> Vec<Duration> {
-        self.sent_at.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Transport for Scripted {
-    async fn send(&self, request: &Request) -> Result<Response, TransportError> {
-        self.sent_at.lock().unwrap().push(self.clock.now());
-        let mut response = self
-            .script
-            .lock()
-            .unwrap()
-            .pop()
-            .expect("no request past the script");
-        response.url = request.url.clone();
-        Ok(response)
-    }
-}
-
-fn response(status: u16, body: &'static str, headers: &[(&'static str, String)]) -> Response {
-    let mut r = Response::new(
-        StatusCode::from_u16(status).unwrap(),
-        API.parse().unwrap(),
-        body,
-    );
-    for (name, value) in headers {
-        r = r.with_header(name, value);
-    }
-    r
-}
 
 fn epoch_secs(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()

@@ -41,8 +41,10 @@ use haul::{
     LinkHeaderPaginator, MemorySink, NextUrlPaginator, Observer, Paginator, RunSummary,
 };
 use haul_testkit::{AuthRequirement, Dataset, FakeApi, OAuthClient, RunningServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+
+mod support;
+use support::{fixed_server, head, raw_server, read_head};
+use tokio::io::AsyncWriteExt;
 use tracing_subscriber::fmt::MakeWriter;
 
 const STREAM: &str = "items";
@@ -1308,64 +1310,6 @@ async fn loopback_and_https_origins_need_no_opt_in() {
 // ---------------------------------------------------------------------------
 // 5. limits against hostile servers
 // ---------------------------------------------------------------------------
-
-/// Serves every connection with `handler` until the test ends.
-async fn raw_server<F, Fut>(handler: F) -> SocketAddr
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handler = Arc::new(handler);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handler(stream));
-        }
-    });
-    addr
-}
-
-/// Reads one request head; `false` at EOF.
-async fn read_head(stream: &mut TcpStream) -> bool {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte).await {
-            Ok(1) => buf.push(byte[0]),
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// Answers every request on a connection with `response` (keep-alive),
-/// counting requests in `hits`.
-async fn fixed_server(response: Vec<u8>, hits: Arc<AtomicUsize>) -> SocketAddr {
-    let response = Arc::new(response);
-    raw_server(move |mut stream| {
-        let response = response.clone();
-        let hits = hits.clone();
-        async move {
-            while read_head(&mut stream).await {
-                hits.fetch_add(1, Ordering::SeqCst);
-                if stream.write_all(&response).await.is_err() {
-                    return;
-                }
-            }
-        }
-    })
-    .await
-}
-
-fn head(status: &str, headers: &[(&str, String)]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\n");
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.into_bytes()
-}
 
 fn limited(addr: SocketAddr, transport: ReqwestTransport) -> Extractor {
     Extractor::builder()
