@@ -34,7 +34,9 @@ tasks:
                                  shopify, jira, odata (with --incremental: its own bound)
   demo --spec FILE  run the real `haul` binary on a declarative spec against the
           fake API's emulation of the spec's API (its `name`), verify record for
-          record: --records N (default 3000), --out DIR, --report FILE
+          record: --records N (default 3000), --out DIR, --report FILE;
+          --bench (GitHub spec): time `haul run` against the same extraction
+          written with the library, in process, and print the ratio
   bench   measure haul against raw reqwest loops on the same local server
           (see `cargo xtask bench --help`)
 ";

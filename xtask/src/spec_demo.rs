@@ -25,10 +25,10 @@ struct Report {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
-    let (map, _) = crate::flags(
+    let (map, switches) = crate::flags(
         args,
         &["--spec", "--records", "--out", "--report", "--seed"],
-        &[],
+        &["--bench"],
     )?;
     let spec_path = PathBuf::from(map.get("--spec").ok_or("--spec needs a file")?);
     let records: usize = crate::number(&map, "--records", 3000)?;
@@ -58,6 +58,9 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    if switches.contains(&"--bench") {
+        return runtime.block_on(bench(&haul, &spec_path, &spec, records, seed, &out));
+    }
     let report = runtime.block_on(async {
         let server = FakeApi::builder()
             .dataset(Dataset::generate(seed, records))
@@ -155,4 +158,107 @@ fn build_haul() -> Result<PathBuf, String> {
     Ok(target
         .join("debug")
         .join(format!("haul{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// `--bench` (GitHub spec only): the same extraction written against the
+/// library, in process, then `haul run` of the spec through the binary, on
+/// one server and dataset; each twice, alternating, the faster of each kept.
+async fn bench(
+    haul: &Path,
+    spec_path: &Path,
+    spec: &Spec,
+    records: usize,
+    seed: u64,
+    out: &Path,
+) -> Result<ExitCode, String> {
+    use haul::{
+        Connector, ExponentialBackoff, HeaderAdaptive, Incremental, LinkHeaderPaginator, Partition,
+        Partitions, RequestTemplate, StreamDef,
+    };
+    if spec.name() != "github" {
+        return Err("--bench compares the GitHub spec with its library equivalent: use examples/specs/github.toml".into());
+    }
+    let server = FakeApi::builder()
+        .dataset(Dataset::generate(seed, records))
+        .build()
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the fake API: {e}"))?;
+    let base = server.url("/").as_str().trim_end_matches('/').to_owned();
+    let mut library_ms = u64::MAX;
+    let mut binary_ms = u64::MAX;
+    for round in 0..2 {
+        // The library: what examples/specs/github.toml says, in Rust.
+        let db = out.join(format!("bench-library-{round}.db"));
+        let _ = std::fs::remove_file(&db);
+        let started = Instant::now();
+        let connector = Connector::builder("github")
+            .auth(haul::Bearer(haul::Secret::new("demo-credential")))
+            .max_in_flight(4)
+            .retry(
+                ExponentialBackoff::default()
+                    .max_attempts(6)
+                    .cap(std::time::Duration::from_secs(60))
+                    .max_retry_after(std::time::Duration::from_secs(900)),
+            )
+            .rate_limiter(HeaderAdaptive::new())
+            .stream(
+                StreamDef::new(
+                    "issues",
+                    RequestTemplate::get(format!("{base}/repos/{{owner}}/{{repo}}/issues"))
+                        .query("state", "all")
+                        .header("Accept", "application/vnd.github+json")
+                        .header("X-GitHub-Api-Version", "2022-11-28"),
+                    LinkHeaderPaginator::new().page_size("per_page", 100),
+                )
+                .partitions(Partitions::list([Partition::new([
+                    ("owner", "haul-rs"),
+                    ("repo", "haul"),
+                ])]))
+                .incremental(
+                    Incremental::new("/updated_at", "since")
+                        .lookback(std::time::Duration::from_secs(300)),
+                ),
+            )
+            .build()
+            .map_err(|e| e.to_string())?;
+        let sink = haul::SqliteSink::open(&db)
+            .map_err(|e| e.to_string())?
+            .stream(haul::StreamConfig::new("issues").primary_key(["/id"]));
+        let summary = connector.run(&sink).await.map_err(|e| e.to_string())?;
+        sink.close().await.map_err(|e| e.to_string())?;
+        library_ms =
+            library_ms.min(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        if summary.records != records as u64 {
+            return Err(format!("library run stored {} records", summary.records));
+        }
+        // The binary, same spec, same server.
+        let db = out.join(format!("bench-binary-{round}.db"));
+        let _ = std::fs::remove_file(&db);
+        let mut cmd = Command::new(haul);
+        cmd.arg("run")
+            .arg(spec_path)
+            .args(["--set", &format!("base_url={base}")])
+            .arg("--sink")
+            .arg(format!("sqlite:{}", db.display()))
+            .env("GITHUB_TOKEN", "demo-credential")
+            .env("HAUL_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        let started = Instant::now();
+        let status = tokio::task::spawn_blocking(move || cmd.status())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        binary_ms = binary_ms.min(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        if !status.success() {
+            return Err(format!("haul run exited with {status}"));
+        }
+    }
+    server.shutdown().await;
+    let ratio = binary_ms as f64 / library_ms.max(1) as f64;
+    println!(
+        "spec-vs-library  records={records}  library={library_ms} ms  haul run={binary_ms} ms  ratio={ratio:.3}  target<=1.05  {}",
+        if ratio <= 1.05 { "PASS" } else { "MISS" }
+    );
+    Ok(ExitCode::SUCCESS)
 }
