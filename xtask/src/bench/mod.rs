@@ -6,6 +6,7 @@
 //! --inner …`, which measures. The memory rows run `xtask bench --rss-child
 //! …` as a child process.
 
+mod cpu;
 mod haul_runs;
 mod machine;
 mod memory;
@@ -33,6 +34,8 @@ const INNER: &str = "--inner";
 pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     match args.first().map(String::as_str) {
         Some(memory::CHILD) => memory::child(&args[1..]),
+        Some(cpu::SERVE) => cpu::serve(&args[1..]),
+        Some(cpu::CLIENT) => cpu::client(&args[1..]),
         Some(INNER) => suite::run(Options::parse(&args[1..], default_out()?)?),
         Some("-h" | "--help") => {
             print!("{HELP}");
