@@ -68,6 +68,70 @@ pub fn array_at<'a>(json: &'a str, pointer: &str) -> Result<ArrayAt<'a>, JsonErr
     Ok(walk::<ArrayAt<'a>>(json, pointer)?.unwrap_or(ArrayAt::Missing))
 }
 
+/// The top level of an object body read in one pass: the array under one
+/// key (the records), and every member as raw JSON, so later lookups of
+/// top-level signals (a cursor, a total) need no second scan of the body.
+#[derive(Debug)]
+pub struct TopLevel<'a> {
+    /// What the array key held ([`ArrayAt::Missing`] when absent).
+    pub array: ArrayAt<'a>,
+    /// Every member in body order, unescaped key and raw value; the
+    /// member read as the array has no raw value (`None`).
+    pub members: Vec<(String, Option<&'a RawValue>)>,
+}
+
+/// Reads an object body once: the array at top-level `key` (as
+/// [`array_at`] with the pointer `/key` would) and every other member as raw
+/// JSON. The whole input is validated. `Ok(None)` when the body is not an
+/// object (use [`array_at`] then).
+///
+/// ```
+/// use haul_core::json::{array_and_members, ArrayAt};
+/// let body = r#"{"data":[{"id":1}],"next_cursor":"c2"}"#;
+/// let top = array_and_members(body, "data")?.unwrap();
+/// assert!(matches!(top.array, ArrayAt::Items(ref items) if items.len() == 1));
+/// assert_eq!(top.members[1].0, "next_cursor");
+/// assert_eq!(top.members[1].1.map(|r| r.get()), Some(r#""c2""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn array_and_members<'a>(json: &'a str, key: &str) -> Result<Option<TopLevel<'a>>, JsonError> {
+    if json.trim_start().as_bytes().first() != Some(&b'{') {
+        return Ok(None);
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let top = de.deserialize_map(Members(key))?;
+    de.end()?;
+    Ok(Some(top))
+}
+
+struct Members<'k>(&'k str);
+
+impl<'de> Visitor<'de> for Members<'_> {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut array = None;
+        let mut members = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if array.is_none() && name == self.0 {
+                array = Some(map.next_value::<ArrayAt<'de>>()?);
+                members.push((name, None));
+            } else {
+                let raw = map.next_value::<&'de RawValue>()?;
+                members.push((name, Some(raw)));
+            }
+        }
+        Ok(TopLevel {
+            array: array.unwrap_or(ArrayAt::Missing),
+            members,
+        })
+    }
+}
+
 /// Walks `pointer` through `json`, deserializing the value at its end as `T`.
 ///
 /// Each level is parsed once: the value at a token is captured while its

@@ -71,6 +71,7 @@ mod header_cursor;
 mod last_record;
 pub mod link;
 mod link_header;
+mod memo;
 mod next_url;
 mod offset;
 mod page_number;

@@ -58,8 +58,23 @@ impl RecordSelector {
 }
 
 fn array(response: &Response, text: &str, pointer: &str) -> Result<Vec<Record>, PaginateError> {
-    // One pass finds the array and splits it into records.
-    match json::array_at(text, pointer).map_err(|e| not_json(response, &e.to_string()))? {
+    // One pass finds the array and splits it into records; for a top-level
+    // key it also remembers the other members for the paginator's signals.
+    let found = match top_level_key(pointer) {
+        Some(key) => match json::array_and_members(text, &key)
+            .map_err(|e| not_json(response, &e.to_string()))?
+        {
+            Some(top) => {
+                crate::memo::remember(&response.body, text, &top.members);
+                top.array
+            }
+            None => {
+                json::array_at(text, pointer).map_err(|e| not_json(response, &e.to_string()))?
+            }
+        },
+        None => json::array_at(text, pointer).map_err(|e| not_json(response, &e.to_string()))?,
+    };
+    match found {
         ArrayAt::Items(items) => Ok(items.into_iter().map(Record::from_borrowed).collect()),
         ArrayAt::Missing | ArrayAt::Null => Ok(Vec::new()),
         _ => Err(PaginateError::RecordsNotFound {
@@ -68,6 +83,12 @@ fn array(response: &Response, text: &str, pointer: &str) -> Result<Vec<Record>, 
             preview: response.preview(),
         }),
     }
+}
+
+/// The unescaped key of a one-token pointer (`/data`), `None` otherwise.
+fn top_level_key(pointer: &str) -> Option<String> {
+    let name = pointer.strip_prefix('/')?;
+    (!name.contains('/')).then(|| name.replace("~1", "/").replace("~0", "~"))
 }
 
 /// The body as UTF-8 text, or a typed error with a preview.

@@ -22,6 +22,9 @@ pub(crate) fn raw_at<'a>(
     text: &'a str,
     pointer: &str,
 ) -> Result<Option<&'a RawValue>, PaginateError> {
+    if let Some(found) = crate::memo::lookup(&response.body, text, pointer) {
+        return Ok(found);
+    }
     json::pointer(text, pointer).map_err(|e| not_json(response, &e.to_string()))
 }
 
