@@ -101,6 +101,10 @@ pub(crate) enum Variant {
     RawValue,
     /// haul sequential into the null sink.
     HaulNull,
+    /// haul sequential into `JsonLinesSink` (for profiling the sink).
+    HaulJsonl,
+    /// haul sequential into `SqliteSink` (for profiling the sink).
+    HaulSqlite,
 }
 
 impl Variant {
@@ -108,6 +112,8 @@ impl Variant {
         match self {
             Self::RawValue => "raw reqwest loop, typed page (RawValue)",
             Self::HaulNull => "haul sequential cursor → null sink",
+            Self::HaulJsonl => "haul sequential cursor → JsonLinesSink",
+            Self::HaulSqlite => "haul sequential cursor → SqliteSink",
         }
     }
 }
@@ -153,13 +159,25 @@ pub(crate) fn measure(
         Variant::HaulNull => runtime.block_on(haul_runs::sequential(
             base,
             SinkChoice::Null,
-            std::path::Path::new("."),
+            &std::env::temp_dir(),
         ))?,
+        Variant::HaulJsonl | Variant::HaulSqlite => {
+            let scratch = std::env::temp_dir().join(format!("haul-cpu-{}", std::process::id()));
+            std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+            let sink = if variant == Variant::HaulJsonl {
+                SinkChoice::Jsonl
+            } else {
+                SinkChoice::Sqlite
+            };
+            let sample = runtime.block_on(haul_runs::sequential(base, sink, &scratch));
+            let _ = std::fs::remove_dir_all(&scratch);
+            sample?
+        }
     };
     Ok((sample, process_cpu().saturating_sub(cpu)))
 }
 
-/// A client alone, for profilers: `bench --cpu-client --variant raw|haul
+/// A client alone, for profilers: `bench --cpu-client --variant raw|haul|jsonl|sqlite
 /// --runtime current|multi --reps N [--records N]`; starts its own server
 /// process and prints each run's CPU and wall time.
 #[allow(clippy::print_stdout)] // xtask reports on stdout
@@ -172,7 +190,13 @@ pub(crate) fn client(args: &[String]) -> Result<ExitCode, String> {
     let variant = match map.get("--variant").copied() {
         Some("raw") => Variant::RawValue,
         Some("haul") | None => Variant::HaulNull,
-        Some(other) => return Err(format!("unknown --variant {other} (raw | haul)")),
+        Some("jsonl") => Variant::HaulJsonl,
+        Some("sqlite") => Variant::HaulSqlite,
+        Some(other) => {
+            return Err(format!(
+                "unknown --variant {other} (raw | haul | jsonl | sqlite)"
+            ));
+        }
     };
     let flavor = match map.get("--runtime").copied() {
         Some("multi") => Flavor::MultiThread,
@@ -205,4 +229,97 @@ pub(crate) fn client(args: &[String]) -> Result<ExitCode, String> {
     }
     eprintln!("done in {:.1?}", started.elapsed());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the CPU rows found on one runtime: the median client CPU and wall
+/// time of the raw `RawValue` loop and of haul.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuFound {
+    pub(crate) flavor: Flavor,
+    pub(crate) raw_cpu: Duration,
+    pub(crate) haul_cpu: Duration,
+    pub(crate) raw_wall: Duration,
+    pub(crate) haul_wall: Duration,
+}
+
+/// The median of `runs` by CPU time (the lower middle one).
+fn median_by_cpu(runs: &[(Sample, Duration)]) -> (Sample, Duration) {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by_key(|(_, cpu)| *cpu);
+    sorted
+        .get(sorted.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The CPU rows: the raw `RawValue` loop and haul (null sink), interleaved,
+/// `reps` runs each after a warm-up, on both runtimes, against a server
+/// process over `records` records.
+pub(crate) fn rows(
+    records: usize,
+    seed: u64,
+    reps: usize,
+    rows: &mut Vec<super::report::Row>,
+) -> Result<Vec<CpuFound>, String> {
+    let server = RemoteServer::start(records, seed)?;
+    let mut found = Vec::new();
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let runtime = flavor.runtime()?;
+        for variant in [Variant::RawValue, Variant::HaulNull] {
+            measure(&runtime, variant, &server.base)?;
+        }
+        let (mut raw, mut haul) = (Vec::new(), Vec::new());
+        for _ in 0..reps.max(1) {
+            for (variant, runs) in [
+                (Variant::RawValue, &mut raw),
+                (Variant::HaulNull, &mut haul),
+            ] {
+                let (sample, cpu) = measure(&runtime, variant, &server.base)?;
+                if sample.records != records as u64 {
+                    return Err(format!(
+                        "{} extracted {} records, expected {records}",
+                        variant.label(),
+                        sample.records
+                    ));
+                }
+                runs.push((sample, cpu));
+            }
+        }
+        let ((raw_sample, raw_cpu), (haul_sample, haul_cpu)) =
+            (median_by_cpu(&raw), median_by_cpu(&haul));
+        eprintln!(
+            "  {}: raw RawValue cpu {:.1} ms (wall {:.1} ms) · haul cpu {:.1} ms (wall {:.1} ms): {:.2}×",
+            flavor.label(),
+            raw_cpu.as_secs_f64() * 1e3,
+            raw_sample.elapsed.as_secs_f64() * 1e3,
+            haul_cpu.as_secs_f64() * 1e3,
+            haul_sample.elapsed.as_secs_f64() * 1e3,
+            haul_cpu.as_secs_f64() / raw_cpu.as_secs_f64().max(1e-9)
+        );
+        for (variant, sample, cpu) in [
+            (Variant::RawValue, raw_sample, raw_cpu),
+            (Variant::HaulNull, haul_sample, haul_cpu),
+        ] {
+            let mut row = super::report::Row::from_samples(
+                7,
+                format!("{}, {}", variant.label(), flavor.label()),
+                &super::sample::Samples(vec![sample]),
+            );
+            row.cpu_ms = Some(cpu.as_secs_f64() * 1e3);
+            row.notes = format!(
+                "median by client CPU of {} runs; CPU per page {:.1} µs",
+                reps.max(1),
+                cpu.as_secs_f64() * 1e6 / sample.requests.max(1) as f64
+            );
+            rows.push(row);
+        }
+        found.push(CpuFound {
+            flavor,
+            raw_cpu,
+            haul_cpu,
+            raw_wall: raw_sample.elapsed,
+            haul_wall: haul_sample.elapsed,
+        });
+    }
+    Ok(found)
 }

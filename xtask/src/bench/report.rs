@@ -26,6 +26,10 @@ pub(crate) struct Row {
     pub(crate) over_limit_429: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) peak_rss_mib: Option<f64>,
+    /// Client CPU time of the median run, in milliseconds (the CPU rows,
+    /// whose server runs in another process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cpu_ms: Option<f64>,
     /// Latency-bound rows: records per second as a fraction of the ideal
     /// (K × records per page per request delay).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,6 +53,7 @@ impl Row {
             requests_per_sec: None,
             over_limit_429: None,
             peak_rss_mib: None,
+            cpu_ms: None,
             of_ideal: None,
             notes: String::new(),
         }
@@ -144,13 +149,14 @@ pub(crate) struct Report {
     pub(crate) notes: Vec<String>,
 }
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "reference: raw reqwest loops",
     "haul sequential, cursor",
     "concurrent offset pages, 20 ms per request",
     "peer",
     "memory (child process, SQLite)",
     "8 streams, one shared limiter",
+    "client CPU per page, fake API in another process",
 ];
 
 impl Report {
@@ -161,8 +167,8 @@ impl Report {
             "# haul benchmark ({})\n\n{} · {} cores · {:.0} GiB · {} · {}\n\n",
             m.mode, m.cpu, m.cores, m.memory_gib, m.os, m.date
         );
-        out.push_str("| # | run | records | requests | time | records/s | notes |\n");
-        out.push_str("|---|---|---:|---:|---:|---:|---|\n");
+        out.push_str("| # | run | records | requests | time | client CPU | records/s | notes |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
         for row in &self.rows {
             let rate = match (row.requests_per_sec, row.peak_rss_mib) {
                 (Some(rps), _) => format!("{} req/s", thousands(rps)),
@@ -176,12 +182,14 @@ impl Report {
                 notes = format!("{n} over-limit 429s; {notes}");
             }
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {:.2} s | {} | {} |\n",
+                "| {} | {} | {} | {} | {:.2} s | {} | {} | {} |\n",
                 row.section,
                 row.name,
                 thousands(row.records as f64),
                 thousands(row.requests as f64),
                 row.seconds,
+                row.cpu_ms
+                    .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.0} ms")),
                 rate,
                 notes.trim_end_matches("; ")
             ));

@@ -62,12 +62,29 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     streams(&host, &client, &plan, &seq_data, &mut rows, &mut found)?;
     drop(seq_data);
     memory_rows(&host, &plan, &scratch, &mut rows, &mut found);
+    eprintln!(
+        "[5/5] client CPU: raw RawValue loop and haul (null sink), fake API in another process"
+    );
+    found.cpu = Some(super::cpu::rows(
+        plan.seq_records,
+        SEED,
+        plan.seq_reps,
+        &mut rows,
+    ));
+    if let Some(Err(e)) = &found.cpu {
+        eprintln!("  failed: {e}");
+    }
     rows.sort_by_key(|r| r.section);
 
     let targets = targets(&found, &mut notes);
     notes.push(format!(
         "{PAGE_SIZE} records per page everywhere; the fake API runs in-process on its own \
-         one-thread runtime, the clients on a two-thread runtime; seed {SEED}."
+         one-thread runtime, the clients on a two-thread runtime; seed {SEED}. Section 7 \
+         runs the fake API in another process (this executable, `bench --serve`) so the client \
+         CPU column (CLOCK_PROCESS_CPUTIME_ID) is the client's alone; median by CPU of {} \
+         interleaved runs over {} records on each runtime.",
+        plan.seq_reps,
+        thousands(plan.seq_records as f64)
     ));
     notes.push(format!(
         "Sequential rows: median of {} interleaved runs over {} records, after one warm-up run \
@@ -169,6 +186,8 @@ fn sequential(
     found.raw_seq = raw_value.median().rate();
     found.raw_value_tree = raw.median().rate();
     found.haul_null = haul[0].median().rate();
+    found.haul_jsonl = haul[1].median().rate();
+    found.haul_sqlite = haul[2].median().rate();
     found.haul_adaptive_rate = adaptive_rate.median().rate();
     rows.push(
         Row::from_samples(

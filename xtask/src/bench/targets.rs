@@ -17,6 +17,11 @@ pub(crate) struct Found {
     /// The raw loop building a `serde_json::Value` per page (context only).
     pub(crate) raw_value_tree: f64,
     pub(crate) haul_null: f64,
+    /// haul into `JsonLinesSink` and `SqliteSink`, same run and records.
+    pub(crate) haul_jsonl: f64,
+    pub(crate) haul_sqlite: f64,
+    /// The client CPU rows (server in another process), per runtime.
+    pub(crate) cpu: Option<Result<Vec<super::cpu::CpuFound>, String>>,
     /// haul into the null sink behind `HeaderAdaptive` + `AdaptiveRate`
     /// (never throttled here: the cost of carrying it).
     pub(crate) haul_adaptive_rate: f64,
@@ -44,6 +49,23 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         found.raw_seq,
         1.0,
     )];
+    for (sink, rate, min) in [
+        ("SqliteSink", found.haul_sqlite, 0.6),
+        ("JsonLinesSink", found.haul_jsonl, 0.8),
+    ] {
+        targets.push(Target::at_least(
+            &format!("haul sequential into {sink} vs into the null sink, same run and records"),
+            format!(
+                "{} vs {} records/s",
+                thousands(rate),
+                thousands(found.haul_null)
+            ),
+            rate,
+            found.haul_null,
+            min,
+        ));
+    }
+    cpu_targets(found, &mut targets);
     targets.push(Target::at_least(
         "AdaptiveRate costs ≤ 2 % against an unthrottled server (HeaderAdaptive + AdaptiveRate vs HeaderAdaptive, null sink)",
         format!(
@@ -198,6 +220,45 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         None => {}
     }
     targets
+}
+
+/// Client CPU of haul (null sink) against the raw `RawValue` loop, per runtime.
+fn cpu_targets(found: &Found, targets: &mut Vec<Target>) {
+    use super::cpu::Flavor;
+    let limits = [(Flavor::CurrentThread, 1.2), (Flavor::MultiThread, 1.5)];
+    for (flavor, max) in limits {
+        let title = format!(
+            "client CPU, haul sequential (null sink) vs the raw RawValue loop, {}",
+            flavor.label()
+        );
+        match &found.cpu {
+            Some(Ok(list)) => {
+                if let Some(c) = list.iter().find(|c| c.flavor == flavor) {
+                    targets.push(Target::at_most(
+                        &title,
+                        format!(
+                            "{:.0} vs {:.0} ms CPU (wall {:.0} vs {:.0} ms)",
+                            c.haul_cpu.as_secs_f64() * 1e3,
+                            c.raw_cpu.as_secs_f64() * 1e3,
+                            c.haul_wall.as_secs_f64() * 1e3,
+                            c.raw_wall.as_secs_f64() * 1e3
+                        ),
+                        c.haul_cpu.as_secs_f64(),
+                        c.raw_cpu.as_secs_f64(),
+                        max,
+                    ));
+                }
+            }
+            Some(Err(e)) => {
+                targets.push(Target::not_measured(
+                    &title,
+                    e.clone(),
+                    &format!("≤ {max:.2}×"),
+                ));
+            }
+            None => {}
+        }
+    }
 }
 
 /// Requests per second with one decimal.
