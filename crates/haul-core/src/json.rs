@@ -132,6 +132,116 @@ impl<'de> Visitor<'de> for Members<'_> {
     }
 }
 
+/// The values of several top-level members of an object, in one pass
+/// (`keys` are member names, already unescaped): for each key, the raw
+/// value of its first occurrence, or `None` when absent. `Ok(None)` when
+/// the text is not an object.
+///
+/// Reading stops as soon as every key has been found, so whatever follows
+/// is not validated: this is for text already known to be valid JSON, such
+/// as a [`Record`](crate::Record) (a record's key and watermark, usually
+/// its first members, then cost a fraction of a full parse).
+///
+/// ```
+/// let record = r#"{"id":7,"name":"x","updated_at":"2026-01-02"}"#;
+/// let found = haul_core::json::members_at(record, &["id", "updated_at", "gone"])?.unwrap();
+/// assert_eq!(found[0].map(|r| r.get()), Some("7"));
+/// assert_eq!(found[1].map(|r| r.get()), Some(r#""2026-01-02""#));
+/// assert!(found[2].is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn members_at<'a>(
+    json: &'a str,
+    keys: &[&str],
+) -> Result<Option<Vec<Option<&'a RawValue>>>, JsonError> {
+    if json.trim_start().as_bytes().first() != Some(&b'{') {
+        return Ok(None);
+    }
+    // The first listing of each key is filled; a repeated key copies it.
+    let distinct = (0..keys.len())
+        .filter(|&i| !keys[..i].contains(&keys[i]))
+        .count();
+    let mut found = vec![None; keys.len()];
+    let mut got = 0usize;
+    let mut de = serde_json::Deserializer::from_str(json);
+    let read = de.deserialize_map(Wanted {
+        keys,
+        found: &mut found,
+        got: &mut got,
+        distinct,
+    });
+    match read {
+        Ok(()) => de.end()?,
+        // The visitor stops early once everything was found.
+        Err(_) if distinct > 0 && got == distinct => {}
+        Err(e) => return Err(e.into()),
+    }
+    for i in 0..keys.len() {
+        if let Some(first) = keys[..i].iter().position(|k| *k == keys[i]) {
+            found[i] = found[first];
+        }
+    }
+    Ok(Some(found))
+}
+
+struct Wanted<'k, 'f, 'de> {
+    keys: &'k [&'k str],
+    found: &'f mut Vec<Option<&'de RawValue>>,
+    got: &'f mut usize,
+    distinct: usize,
+}
+
+impl<'de> Visitor<'de> for Wanted<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(index) = map.next_key_seed(KeyIndex(self.keys))? {
+            match index {
+                Some(i) if self.found[i].is_none() => {
+                    self.found[i] = Some(map.next_value::<&'de RawValue>()?);
+                    *self.got += 1;
+                    if *self.got == self.distinct {
+                        // Everything wanted is here: stop reading (the
+                        // caller tells this from a real error by the count).
+                        return Err(de::Error::custom("all wanted members found"));
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which of the wanted keys a member's name is, if any.
+struct KeyIndex<'k>(&'k [&'k str]);
+
+impl<'de> DeserializeSeed<'de> for KeyIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|k| *k == v))
+    }
+}
+
 /// Walks `pointer` through `json`, deserializing the value at its end as `T`.
 ///
 /// Each level is parsed once: the value at a token is captured while its
@@ -385,6 +495,21 @@ impl<'de> Visitor<'de> for ArrayAtVisitor {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn members_at_reads_like_pointer_lookups() {
+        let body = r#"{"id":1,"a":{"id":2},"id":3,"w":"x","b":[1,2]}"#;
+        let keys = ["w", "id", "missing", "id"];
+        let found = members_at(body, &keys).unwrap().unwrap();
+        for (key, raw) in keys.iter().zip(&found) {
+            let expected = pointer(body, &format!("/{key}")).unwrap().map(RawValue::get);
+            assert_eq!(raw.map(RawValue::get), expected, "{key}");
+        }
+        // Not an object: the caller falls back to pointers.
+        assert!(members_at("[1]", &["id"]).unwrap().is_none());
+        // A key never found means a full read, which still reports bad JSON.
+        assert!(members_at(r#"{"id":1,"x":tru}"#, &["nope"]).is_err());
+    }
 
     #[test]
     fn escaped_keys_and_special_tokens() {

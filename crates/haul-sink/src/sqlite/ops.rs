@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use haul_core::Checkpoint;
-use haul_core::json::scalar_at;
+use haul_core::json::{members_at, scalar, scalar_at};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::schema::{self, Layout, UPSERT_PARTITION_STATE, UPSERT_STATE, quote};
@@ -132,10 +132,10 @@ pub(crate) fn partitions(
 
 /// Maps a SQLite error to [`SinkError::Database`].
 pub(crate) fn db(action: &'static str, path: &Path) -> impl FnOnce(rusqlite::Error) -> SinkError {
-    let path = path.to_owned();
+    // The path is copied only on error: this runs per bound parameter.
     move |e| SinkError::Database {
         action,
-        path,
+        path: path.to_owned(),
         source: Box::new(e),
     }
 }
@@ -298,26 +298,52 @@ pub(crate) fn write_batch(
         let mut insert = tx
             .prepare_cached(&layout.insert)
             .map_err(db("preparing the insert", path))?;
+        // Keys and watermark at top-level pointers (the usual `/id`,
+        // `/updated_at`) are read in one pass over the record; anything
+        // else pointer by pointer.
+        let pointers: Vec<&str> = layout
+            .keys
+            .iter()
+            .chain(&layout.watermark)
+            .map(String::as_str)
+            .collect();
+        let names: Option<Vec<String>> = pointers.iter().map(|p| top_level_name(p)).collect();
+        let names: Option<Vec<&str>> = names
+            .as_ref()
+            .map(|n| n.iter().map(String::as_str).collect());
+        let mut values: Vec<Option<String>> = Vec::with_capacity(pointers.len());
         for json in records {
+            values.clear();
+            let one_pass = match &names {
+                Some(names) => members_at(json, names).ok().flatten(),
+                None => None,
+            };
+            match one_pass {
+                Some(found) => {
+                    values.extend(
+                        found
+                            .into_iter()
+                            .map(|raw| raw.and_then(|r| scalar(r).ok().flatten())),
+                    );
+                }
+                None => values.extend(pointers.iter().map(|p| scalar_at(json, p).ok().flatten())),
+            }
             let mut at = 1;
-            for pointer in &layout.keys {
-                let key = match scalar_at(json, pointer) {
-                    Ok(Some(key)) => key,
-                    _ => {
-                        return Err(SinkError::MissingKey {
-                            stream: layout.stream.clone(),
-                            pointer: pointer.clone(),
-                            preview: haul_core::body_preview(json.as_bytes()),
-                        });
-                    }
+            for (pointer, value) in layout.keys.iter().zip(&mut values) {
+                let Some(key) = value.take() else {
+                    return Err(SinkError::MissingKey {
+                        stream: layout.stream.clone(),
+                        pointer: pointer.clone(),
+                        preview: haul_core::body_preview(json.as_bytes()),
+                    });
                 };
                 insert
                     .raw_bind_parameter(at, key)
                     .map_err(db("binding a key", path))?;
                 at += 1;
             }
-            if let Some(pointer) = &layout.watermark {
-                let value = watermark_value(scalar_at(json, pointer).ok().flatten());
+            if layout.watermark.is_some() {
+                let value = watermark_value(values.last_mut().and_then(Option::take));
                 insert
                     .raw_bind_parameter(at, value)
                     .map_err(db("binding a watermark", path))?;
@@ -337,6 +363,13 @@ pub(crate) fn write_batch(
     store_states(&tx, path, std::slice::from_ref(own))?;
     store_states(&tx, path, register)?;
     tx.commit().map_err(db("committing a batch", path))
+}
+
+/// The unescaped member name of a one-token pointer (`/id`), `None` for
+/// anything deeper (or the root).
+fn top_level_name(pointer: &str) -> Option<String> {
+    let name = pointer.strip_prefix('/')?;
+    (!name.contains('/')).then(|| name.replace("~1", "/").replace("~0", "~"))
 }
 
 /// Whether `stream` already ends with `records` under `checkpoint`.
