@@ -502,7 +502,9 @@ mod tests {
         let keys = ["w", "id", "missing", "id"];
         let found = members_at(body, &keys).unwrap().unwrap();
         for (key, raw) in keys.iter().zip(&found) {
-            let expected = pointer(body, &format!("/{key}")).unwrap().map(RawValue::get);
+            let expected = pointer(body, &format!("/{key}"))
+                .unwrap()
+                .map(RawValue::get);
             assert_eq!(raw.map(RawValue::get), expected, "{key}");
         }
         // Not an object: the caller falls back to pointers.
