@@ -174,3 +174,47 @@ async fn bad_schema_names_and_partition_keys_are_refused() {
         .unwrap_err();
     assert!(matches!(err, LeaseError::Usage(_)), "{err}");
 }
+
+/// Child partitions a parent's batch registers through the sink are work
+/// items at once: committed with the parent's records, then claimable.
+#[tokio::test]
+async fn partitions_registered_by_a_batch_become_claimable_work() {
+    use haul_core::{Checkpoint, Record};
+    use haul_sink::{PartitionBatch, PartitionState, Sink};
+
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let sink = db.sink().await;
+    sink.open("orgs").await.unwrap();
+    let child = |org: &str| PartitionState {
+        stream: "repos".into(),
+        partition: format!("org={org}"),
+        values: BTreeMap::from([("org".to_owned(), org.to_owned())]),
+        checkpoint: Checkpoint::start("repos"),
+    };
+    let orgs = [
+        Record::from_json(r#"{"id":"a"}"#).unwrap(),
+        Record::from_json(r#"{"id":"b"}"#).unwrap(),
+    ];
+    sink.write_partition(PartitionBatch {
+        stream: "orgs",
+        partition: "",
+        values: &BTreeMap::new(),
+        records: &orgs,
+        checkpoint: &Checkpoint::start("orgs"),
+        register: &[child("a"), child("b")],
+    })
+    .await
+    .unwrap();
+    let w = db.leases("w").await;
+    // Registering them again (a worker that read the parent too) changes nothing.
+    let again = [("org=a".to_owned(), child("a").values)];
+    assert_eq!(w.register("repos", &again).await.unwrap(), 0);
+    let first = w.claim(Some("repos")).await.unwrap().unwrap();
+    assert_eq!(first.partition, "org=a");
+    assert_eq!(first.values["org"], "a");
+    let second = w.claim(Some("repos")).await.unwrap().unwrap();
+    assert_eq!(second.partition, "org=b");
+    assert_eq!(w.claim(Some("repos")).await.unwrap(), None);
+}
