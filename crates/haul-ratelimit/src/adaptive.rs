@@ -376,15 +376,22 @@ impl RateLimiter for HeaderAdaptive {
                     // came first, the server's window rolled over before the
                     // bound kept, which was the old window's); else keep the
                     // tightest bound, unless an opener already gave it. The
-                    // count is the lower (responses arrive out of order; an
-                    // opener may be late and old).
+                    // count is the lower (responses arrive out of order),
+                    // except after a second opener.
+                    let rolled = opened_it && s.anchored;
                     if opened_it {
                         s.reset_at = Some(bound);
+                        s.next_spread = None;
                     } else if !s.anchored {
                         s.reset_at = s.reset_at.map(|old| old.min(bound));
                     }
                     if let Some(remaining) = remaining {
-                        s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
+                        // A second opener: the server counts a new window,
+                        // whose count replaces the old one's.
+                        s.remaining = Some(match s.remaining {
+                            Some(local) if !rolled => local.min(remaining),
+                            _ => remaining,
+                        });
                     }
                 }
                 s.anchored = opened_it || (s.anchored && !moved);
