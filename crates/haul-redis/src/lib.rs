@@ -31,26 +31,29 @@
 //! trait is synchronous and I/O-free, so a budget that must ask a server is
 //! not one of its implementations.
 //!
-//! ```no_run
-//! # // Runs as `cargo run -p haul-redis --example shared_budget` (skips without Redis).
-//! use haul_redis::{BudgetConfig, OutagePolicy, RedisBudget};
+//! ```
+//! use haul_redis::{BudgetConfig, BudgetError, OutagePolicy, RedisBudget};
 //! use std::time::Duration;
 //!
-//! # async fn run() -> Result<(), haul_redis::BudgetError> {
-//! let config = BudgetConfig::new("github", 100, Duration::from_secs(1))
-//!     .burst(10)
-//!     .max_wait(Duration::from_secs(5))
-//!     .outage(OutagePolicy::Fallback { fraction: 0.25 });
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BudgetError> {
+//! let config = BudgetConfig::new("github", 100, Duration::from_secs(1)).burst(10);
+//! assert_eq!(config.key(), "haul:budget:github");
+//! # let config = config.prefix(format!("haul:doctest:{}:", std::process::id()));
+//! // Waiting for Redis is the default; this example fails fast instead.
+//! let config = config.outage(OutagePolicy::Fail);
 //! let budget = RedisBudget::connect("redis://127.0.0.1:6379", config).await?;
-//! assert_eq!(budget.key(), "haul:budget:github");
-//! budget.acquire(1).await?; // sleeps until this worker's slot
-//! // … send the request; on a 429 with `Retry-After: 2`:
-//! budget.penalize(Duration::from_secs(2)).await?; // every worker pauses 2 s
+//! match budget.acquire(1).await {
+//!     Err(BudgetError::Unavailable { .. }) => return Ok(()), // no Redis here: skip
+//!     grant => grant?, // slept until this worker's slot
+//! };
+//! // … send the request; on a 429 with `Retry-After: 1`:
+//! budget.penalize(Duration::from_secs(1)).await?; // every worker pauses 1 s
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The runnable version is the crate's `shared_budget` example.
+//! The crate's `shared_budget` example runs two workers on one budget.
 
 mod budget;
 mod scripts;
