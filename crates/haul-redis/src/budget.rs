@@ -516,13 +516,18 @@ impl RedisBudget {
     }
 
     fn probing_later(&self) -> bool {
-        let guard = self.probe_after.lock().unwrap_or_else(PoisonError::into_inner);
+        let guard = self
+            .probe_after
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         guard.is_some_and(|t| Instant::now() < t)
     }
 
     fn probe_later(&self) {
-        *self.probe_after.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Instant::now() + PROBE_EVERY);
+        *self
+            .probe_after
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + PROBE_EVERY);
     }
 
     fn went_down(&self, e: &RedisError, doing: &str) {

@@ -14,8 +14,7 @@ use haul_testkit::services;
 const MS: Duration = Duration::from_millis(1);
 
 async fn redis_url() -> Option<String> {
-    let url =
-        std::env::var("HAUL_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let url = std::env::var("HAUL_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
     let probe = async {
         let client = redis::Client::open(url.as_str())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
@@ -67,7 +66,10 @@ async fn burst_then_paced_at_the_interval() {
         assert_eq!(g.wait(), Duration::ZERO, "the burst goes at once");
     }
     let wait = too_long(budget.reserve_within(1, Duration::ZERO).await.unwrap());
-    assert!(wait > 50 * MS && wait <= 100 * MS, "the 4th waits one interval: {wait:?}");
+    assert!(
+        wait > 50 * MS && wait <= 100 * MS,
+        "the 4th waits one interval: {wait:?}"
+    );
 }
 
 #[tokio::test]
@@ -85,11 +87,25 @@ async fn reservations_within_the_maximum_wait_take_slots_one_interval_apart() {
     // The 4th is ~300 ms away, over the maximum wait: told, nothing taken.
     let wait = too_long(budget.reserve(1).await.unwrap());
     assert!(wait > 250 * MS && wait <= 300 * MS, "{wait:?}");
-    let next = granted(budget.reserve_within(1, Duration::from_secs(1)).await.unwrap());
-    assert_eq!(next.slot_us().unwrap() - slots[2], 100_000, "the refusal took nothing");
+    let next = granted(
+        budget
+            .reserve_within(1, Duration::from_secs(1))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        next.slot_us().unwrap() - slots[2],
+        100_000,
+        "the refusal took nothing"
+    );
     // Cancelling the latest slot rewinds the schedule: the next caller gets it.
     assert!(budget.cancel(&next).await.unwrap());
-    let again = granted(budget.reserve_within(1, Duration::from_secs(1)).await.unwrap());
+    let again = granted(
+        budget
+            .reserve_within(1, Duration::from_secs(1))
+            .await
+            .unwrap(),
+    );
     assert_eq!(again.slot_us(), next.slot_us());
 }
 
@@ -113,8 +129,18 @@ async fn weighted_cost_and_cost_above_burst() {
     // a cost-2 request after it two more.
     let g = granted(budget.reserve_within(3, Duration::ZERO).await.unwrap());
     assert_eq!(g.wait(), Duration::ZERO);
-    let one = granted(budget.reserve_within(1, Duration::from_secs(1)).await.unwrap());
-    let two = granted(budget.reserve_within(2, Duration::from_secs(1)).await.unwrap());
+    let one = granted(
+        budget
+            .reserve_within(1, Duration::from_secs(1))
+            .await
+            .unwrap(),
+    );
+    let two = granted(
+        budget
+            .reserve_within(2, Duration::from_secs(1))
+            .await
+            .unwrap(),
+    );
     assert_eq!(two.slot_us().unwrap() - one.slot_us().unwrap(), 200_000);
 }
 
@@ -167,7 +193,12 @@ async fn budgets_are_keyed_per_prefix_and_name_and_expire() {
     .unwrap();
     granted(a.reserve_within(1, Duration::ZERO).await.unwrap());
     too_long(a.reserve_within(1, Duration::ZERO).await.unwrap());
-    granted(other_prefix.reserve_within(1, Duration::ZERO).await.unwrap());
+    granted(
+        other_prefix
+            .reserve_within(1, Duration::ZERO)
+            .await
+            .unwrap(),
+    );
     granted(other_name.reserve_within(1, Duration::ZERO).await.unwrap());
 
     let mut conn = redis::Client::open(url.as_str())
@@ -180,13 +211,19 @@ async fn budgets_are_keyed_per_prefix_and_name_and_expire() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(tat > 1_700_000_000_000_000, "integer µs of Redis time: {tat}");
+    assert!(
+        tat > 1_700_000_000_000_000,
+        "integer µs of Redis time: {tat}"
+    );
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(ttl > 0 && ttl <= 1100, "expires a second after the schedule catches up: {ttl}");
+    assert!(
+        ttl > 0 && ttl <= 1100,
+        "expires a second after the schedule catches up: {ttl}"
+    );
 }
 
 /// Three workers (own connections) × 8 tasks share 100 req/s for 3 s: they
@@ -235,7 +272,9 @@ async fn workers_sharing_a_budget_use_all_of_it_and_never_more() {
 #[tokio::test]
 async fn outage_fail_is_a_typed_error() {
     let cfg = config(10, 1).timeout(500 * MS);
-    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg).await.unwrap();
+    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg)
+        .await
+        .unwrap();
     let err = budget.reserve(1).await.unwrap_err();
     assert!(matches!(err, BudgetError::Unavailable { .. }), "{err}");
 }
@@ -245,10 +284,17 @@ async fn outage_fallback_paces_locally_at_the_declared_fraction() {
     let cfg = config(100, 1)
         .timeout(500 * MS)
         .outage(OutagePolicy::Fallback { fraction: 0.1 });
-    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg).await.unwrap();
+    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg)
+        .await
+        .unwrap();
     let mut waits = Vec::new();
     for _ in 0..3 {
-        let g = granted(budget.reserve_within(1, Duration::from_secs(1)).await.unwrap());
+        let g = granted(
+            budget
+                .reserve_within(1, Duration::from_secs(1))
+                .await
+                .unwrap(),
+        );
         assert_eq!(g.slot_us(), None, "a local grant");
         waits.push(g.wait());
     }
@@ -260,10 +306,10 @@ async fn outage_fallback_paces_locally_at_the_declared_fraction() {
 
 #[tokio::test]
 async fn outage_wait_holds_the_caller_until_redis_answers() {
-    let cfg = config(10, 1)
-        .timeout(200 * MS)
-        .outage(OutagePolicy::Wait);
-    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg).await.unwrap();
+    let cfg = config(10, 1).timeout(200 * MS).outage(OutagePolicy::Wait);
+    let budget = RedisBudget::connect("redis://127.0.0.1:1/", cfg)
+        .await
+        .unwrap();
     let waited = tokio::time::timeout(Duration::from_secs(1), budget.reserve(1)).await;
     assert!(waited.is_err(), "still waiting for Redis: {waited:?}");
 }
