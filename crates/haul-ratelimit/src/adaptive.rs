@@ -361,7 +361,10 @@ impl RateLimiter for HeaderAdaptive {
                 } else {
                     bound
                 };
-                let moved = s.reset_at.is_none_or(|old| bound > old + ROUNDING + SLACK);
+                // Moved: even rounded down, this reset lies at or past the
+                // bound kept (the two cannot be the same window's).
+                let earliest = (sent_at + reset_in).saturating_sub(ROUNDING);
+                let moved = s.reset_at.is_none_or(|old| earliest >= old);
                 if moved {
                     // The first response of a window, or a reset later than
                     // rounding explains (the server moved its window): take
