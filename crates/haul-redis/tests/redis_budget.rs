@@ -3,7 +3,7 @@
 //! `HAUL_REQUIRE_SERVICES=1` makes that a failure. Each test uses its own
 //! key prefix. The outage tests need no Redis.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,6 +263,91 @@ async fn workers_sharing_a_budget_use_all_of_it_and_never_more() {
         .unwrap();
     eprintln!(
         "3 workers x 8 tasks, 100 req/s for 3 s: {in_3s} slots = {:.1} %, busiest 1 s window {worst}",
+        share * 100.0
+    );
+    assert!((0.97..=1.0).contains(&share), "{share}");
+    assert!(worst <= 100, "over-limit: {worst} slots in one second");
+}
+
+/// The child side of the 3-process test: runs only when the parent sets
+/// `HAUL_REDIS_CHILD` (`url prefix start_unix_ms`), prints its slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_worker_of_the_process_test() {
+    let Ok(spec) = std::env::var("HAUL_REDIS_CHILD") else {
+        return;
+    };
+    let mut parts = spec.split(' ');
+    let (url, prefix) = (parts.next().unwrap(), parts.next().unwrap());
+    let start_ms: u64 = parts.next().unwrap().parse().unwrap();
+    let start = std::time::UNIX_EPOCH + Duration::from_millis(start_ms);
+    let end = start + Duration::from_secs(3);
+    if let Ok(d) = start.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(d).await;
+    }
+    let cfg = BudgetConfig::new("api", 100, Duration::from_secs(1)).prefix(prefix);
+    let budget = Arc::new(RedisBudget::connect(url, cfg).await.unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let budget = Arc::clone(&budget);
+            tokio::spawn(async move {
+                let mut slots = Vec::new();
+                while std::time::SystemTime::now() < end {
+                    slots.push(budget.acquire(1).await.unwrap().slot_us().unwrap());
+                }
+                slots
+            })
+        })
+        .collect();
+    for t in tasks {
+        for slot in t.await.unwrap() {
+            println!("haul-slot {slot}");
+        }
+    }
+}
+
+/// 3 processes × 8 tasks share 100 req/s for 3 s: 97–100 % of it, and no
+/// one-second window holds more than 100 slots.
+#[tokio::test]
+async fn three_processes_sharing_a_budget_use_all_of_it_and_never_more() {
+    let Some(url) = redis_url().await else { return };
+    let prefix = format!("{}:", services::unique_name("haul_test"));
+    let start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 1500;
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "child_worker_of_the_process_test", "--nocapture"])
+                .env("HAUL_REDIS_CHILD", format!("{url} {prefix} {start_ms}"))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut slots: Vec<u64> = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a worker process failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        slots.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("haul-slot "))
+                .map(|s| s.parse::<u64>().unwrap()),
+        );
+    }
+    slots.sort_unstable();
+    let first = slots[0];
+    let in_3s = slots.iter().filter(|&&s| s < first + 3_000_000).count();
+    let share = in_3s as f64 / 300.0;
+    let worst = (0..slots.len())
+        .map(|i| slots[i..].partition_point(|&s| s < slots[i] + 1_000_000))
+        .max()
+        .unwrap();
+    eprintln!(
+        "3 processes x 8 tasks, 100 req/s for 3 s: {in_3s} slots = {:.1} %, busiest 1 s window {worst}",
         share * 100.0
     );
     assert!((0.97..=1.0).contains(&share), "{share}");
