@@ -413,3 +413,122 @@ fn a_fallback_fraction_outside_zero_to_one_is_refused() {
         assert!(matches!(err, BudgetError::Config(_)), "{err}");
     }
 }
+
+/// A Redis of the test's own on a spare port, stopped with the guard.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Option<Self> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Some(Self { child, port }),
+            Err(e) => {
+                services::unavailable("redis-server (to start one)", e);
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    async fn ready(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(20 * MS).await;
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Redis killed and restarted mid-run: under `Wait` the caller is held
+/// (nothing granted) until Redis is back; under `Fallback` it is paced
+/// locally meanwhile and back on Redis after the restart.
+#[tokio::test]
+async fn redis_killed_and_restarted_mid_run_keeps_the_outage_policy() {
+    let port = spare_port();
+    let Some(redis) = OwnRedis::start(port) else {
+        return;
+    };
+    redis.ready().await;
+    let url = redis.url();
+    let wait = RedisBudget::connect(
+        &url,
+        config(100, 1).outage(OutagePolicy::Wait).timeout(200 * MS),
+    )
+    .await
+    .unwrap();
+    let fallback = RedisBudget::connect(
+        &url,
+        config(100, 1)
+            .outage(OutagePolicy::Fallback { fraction: 0.5 })
+            .timeout(200 * MS),
+    )
+    .await
+    .unwrap();
+    assert!(granted(wait.reserve(1).await.unwrap()).slot_us().is_some());
+    assert!(
+        granted(fallback.reserve(1).await.unwrap())
+            .slot_us()
+            .is_some()
+    );
+
+    drop(redis); // killed
+    let held = tokio::time::timeout(Duration::from_millis(700), wait.reserve(1)).await;
+    assert!(held.is_err(), "granted while Redis was down: {held:?}");
+    let local = granted(fallback.reserve(1).await.unwrap());
+    assert_eq!(local.slot_us(), None, "paced locally during the outage");
+
+    let redis = OwnRedis::start(port).unwrap(); // restarted, same port
+    redis.ready().await;
+    let back = tokio::time::timeout(Duration::from_secs(10), wait.reserve(1))
+        .await
+        .expect("the waiting caller resumes once Redis is back")
+        .unwrap();
+    assert!(granted(back).slot_us().is_some());
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the fallback's probe interval
+    let mut shared = None;
+    for _ in 0..20 {
+        let g = granted(fallback.reserve(1).await.unwrap());
+        if g.slot_us().is_some() {
+            shared = Some(g);
+            break;
+        }
+        tokio::time::sleep(100 * MS).await;
+    }
+    assert!(shared.is_some(), "the fallback went back to Redis");
+}
