@@ -117,7 +117,7 @@ async fn learns_a_header_less_limit_of_20_per_second() {
     let state = rate.state();
     println!("{PAGES} pages against a header-less sliding window of {RATE}/s, ideal {ideal:.1?}:");
     for (name, o) in [
-        ("Unlimited (the builder's default)", &unlimited),
+        ("Unlimited (no limiter)", &unlimited),
         ("HeaderAdaptive", &header_adaptive),
         ("HeaderAdaptive + AdaptiveRate", &learned),
     ] {

@@ -348,7 +348,12 @@ async fn check(r: &Resolved, streams: &[String], as_json: bool) -> u8 {
             say!("stream {}{partition}", s.stream);
             for req in &s.requests {
                 let status = req.status.map_or("—".to_owned(), |st| st.to_string());
-                say!("  GET {}  attempt {}  → {status}", req.url, req.attempt);
+                say!(
+                    "  {} {}  attempt {}  → {status}",
+                    s.method,
+                    req.url,
+                    req.attempt
+                );
             }
             say!("  records per page: {:?}", s.records_per_page);
             say!("  pagination: {}", s.pagination);

@@ -32,6 +32,8 @@ pub struct StreamCheck {
     pub stream: String,
     /// The partition checked (`""` for the single one).
     pub partition: String,
+    /// The HTTP method the stream's requests use (`GET` or `POST`).
+    pub method: String,
     /// The requests sent.
     pub requests: Vec<CheckRequest>,
     /// Records on each page.
@@ -173,6 +175,11 @@ impl Resolved {
                 continue;
             };
             check.partition = partition.key().to_owned();
+            check.method = match spec.method {
+                Some(crate::model::Method::Post) => "POST",
+                _ => "GET",
+            }
+            .to_owned();
             let collect = Arc::new(Collect::default());
             let mut def = build::stream(name, spec, &l.source, &self.values, &options)?;
             if !partition.is_single() {
