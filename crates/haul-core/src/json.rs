@@ -88,7 +88,7 @@ pub struct TopLevel<'a> {
 /// ```
 /// use haul_core::json::{array_and_members, ArrayAt};
 /// let body = r#"{"data":[{"id":1}],"next_cursor":"c2"}"#;
-/// let top = array_and_members(body, "data")?.unwrap();
+/// let top = array_and_members(body, "data")?.ok_or("the body is not an object")?;
 /// assert!(matches!(top.array, ArrayAt::Items(ref items) if items.len() == 1));
 /// assert_eq!(top.members[1].0, "next_cursor");
 /// assert_eq!(top.members[1].1.map(|r| r.get()), Some(r#""c2""#));
@@ -144,7 +144,8 @@ impl<'de> Visitor<'de> for Members<'_> {
 ///
 /// ```
 /// let record = r#"{"id":7,"name":"x","updated_at":"2026-01-02"}"#;
-/// let found = haul_core::json::members_at(record, &["id", "updated_at", "gone"])?.unwrap();
+/// let found = haul_core::json::members_at(record, &["id", "updated_at", "gone"])?
+///     .ok_or("the record is not an object")?;
 /// assert_eq!(found[0].map(|r| r.get()), Some("7"));
 /// assert_eq!(found[1].map(|r| r.get()), Some(r#""2026-01-02""#));
 /// assert!(found[2].is_none());

@@ -249,7 +249,7 @@ impl Partitions {
 /// let link = ParentLink::new("repos").field("repo", "/name");
 /// let org = Partition::new([("org", "acme")]);
 /// let repo = Record::from_json(r#"{"id":7,"name":"rocket"}"#)?;
-/// let child = link.child_of(&org, &repo).expect("the record has a name");
+/// let child = link.child_of(&org, &repo).ok_or("the record has no name")?;
 /// assert_eq!(child.key(), "org=acme,repo=rocket");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -285,7 +285,9 @@ impl ParentLink {
     ///     .include("repo_id", "/id")
     ///     .include("owner", "/owner");
     /// let repo = Record::from_json(r#"{"id":7,"name":"rocket","owner":{"login":"acme"}}"#)?;
-    /// let child = link.child_of(&Partition::single(), &repo).expect("the record has a name");
+    /// let child = link
+    ///     .child_of(&Partition::single(), &repo)
+    ///     .ok_or("the record has no name")?;
     /// assert_eq!(child.key(), "repo=rocket");
     /// assert_eq!(child.included()["repo_id"], "7");
     /// assert_eq!(child.included()["owner"], r#"{"login":"acme"}"#);
