@@ -48,6 +48,7 @@ pub use builder::{DEFAULT_MAX_PAGES, ExtractorBuilder};
 pub use connector::{
     Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, FailedPartition,
     PartitionOutcome, PartitionSummary, ResponseRule, RuleAction, StreamDef, StreamTotals,
+    WorkerOptions, WorkerSummary,
 };
 pub use error::{BuildError, ErrorKind, ExtractError};
 pub use event::{Event, NoopObserver, Observer};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use haul_sink::{Lease, QueueOutlook};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config};
@@ -78,23 +79,6 @@ impl LeaseState {
             _ => Self::Pending,
         }
     }
-}
-
-/// A partition claimed by one worker until its expiry, at one epoch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    /// The stream.
-    pub stream: String,
-    /// The partition key.
-    pub partition: String,
-    /// The values the partition's requests are filled with.
-    pub values: BTreeMap<String, String>,
-    /// The worker holding it.
-    pub owner: String,
-    /// Incremented at every claim: a later holder always has a higher epoch.
-    pub epoch: i64,
-    /// How many times the partition was claimed, this claim included.
-    pub attempts: u32,
 }
 
 /// One partition's row in the work queue, as [`Leases::status`] reports it.
@@ -228,6 +212,11 @@ impl Leases {
         self
     }
 
+    /// How long a claim or a renewal holds a partition.
+    pub fn lease_ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The worker name leases are claimed under.
     pub fn owner(&self) -> &str {
         &self.owner
@@ -293,33 +282,51 @@ impl Leases {
     /// Claims one claimable partition (of `stream`, or of any stream): a
     /// pending one, one whose lease expired, or a failed one with attempts
     /// left. `None` when there is none right now.
+    ///
+    /// The claim increments the epoch. It counts as an attempt unless it
+    /// takes over an expired lease: a killed or stalled worker is not the
+    /// partition's fault, so an expired lease is reclaimable whatever its
+    /// attempts, and its attempts stay as they were
+    /// ([`Lease::reclaimed`] says which).
     pub async fn claim(&self, stream: Option<&str>) -> Result<Option<Lease>, LeaseError> {
-        const CLAIMABLE: &str = "(state = 'pending' \
-             OR (state = 'leased' AND lease_expires <= now()) \
-             OR (state = 'failed' AND attempts < $4::int))";
+        match stream {
+            Some(stream) => self.claim_of(Some(&[stream])).await,
+            None => self.claim_of(None).await,
+        }
+    }
+
+    /// Claims one claimable partition of one of `streams` (as [`claim`](Self::claim)).
+    pub async fn claim_any(&self, streams: &[&str]) -> Result<Option<Lease>, LeaseError> {
+        self.claim_of(Some(streams)).await
+    }
+
+    async fn claim_of(&self, streams: Option<&[&str]>) -> Result<Option<Lease>, LeaseError> {
         let table = self.table();
+        let candidate = claimable("");
         let sql = format!(
             "WITH candidate AS ( \
-                 SELECT stream, partition FROM {table} \
-                 WHERE ($1::text IS NULL OR stream = $1) AND {CLAIMABLE} \
+                 SELECT stream, partition, state FROM {table} \
+                 WHERE ($1::text[] IS NULL OR stream = ANY($1)) AND {candidate} \
                  ORDER BY stream COLLATE \"C\", partition COLLATE \"C\" \
                  LIMIT 1 FOR UPDATE SKIP LOCKED) \
              UPDATE {table} p SET state = 'leased', owner = $2, epoch = p.epoch + 1, \
                  lease_expires = now() + $3::float8 * interval '1 second', \
-                 attempts = p.attempts + 1, updated_at = now() \
+                 attempts = p.attempts + CASE WHEN p.state = 'leased' THEN 0 ELSE 1 END, \
+                 updated_at = now() \
              FROM candidate c \
              WHERE p.stream = c.stream AND p.partition = c.partition AND {} \
-             RETURNING p.stream, p.partition, p.vals, p.epoch, p.attempts",
-            CLAIMABLE
-                .replace("state", "p.state")
-                .replace("lease_expires", "p.lease_expires")
-                .replace("attempts <", "p.attempts <")
+             RETURNING p.stream, p.partition, p.vals, p.epoch, p.attempts, c.state = 'leased'",
+            claimable("p.")
         );
         let max = i32::try_from(self.max_attempts).unwrap_or(i32::MAX);
+        let streams: Option<Vec<&str>> = streams.map(<[&str]>::to_vec);
         let mut conn = self.client().await?;
         let result = conn
             .client
-            .query_opt(&sql, &[&stream, &self.owner, &self.ttl.as_secs_f64(), &max])
+            .query_opt(
+                &sql,
+                &[&streams, &self.owner, &self.ttl.as_secs_f64(), &max],
+            )
             .await;
         let row = conn
             .note(result, |_| true)
@@ -340,12 +347,44 @@ impl Leases {
             owner: self.owner.clone(),
             epoch: row.get(3),
             attempts: attempts.unsigned_abs(),
+            reclaimed: row.get(5),
         };
-        tracing::info!(
-            stream = %lease.stream, partition = %lease.partition, owner = %lease.owner,
-            epoch = lease.epoch, attempts = lease.attempts, "claimed partition"
-        );
+        if lease.reclaimed {
+            tracing::warn!(
+                stream = %lease.stream, partition = %lease.partition, owner = %lease.owner,
+                epoch = lease.epoch, "reclaimed a partition whose lease expired"
+            );
+        } else {
+            tracing::info!(
+                stream = %lease.stream, partition = %lease.partition, owner = %lease.owner,
+                epoch = lease.epoch, attempts = lease.attempts, "claimed partition"
+            );
+        }
         Ok(Some(lease))
+    }
+
+    /// How much work is left for `streams` (all streams when `None`):
+    /// claimable partitions, and partitions leased and unexpired.
+    pub async fn outlook(&self, streams: Option<&[&str]>) -> Result<QueueOutlook, LeaseError> {
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE {}), \
+                 count(*) FILTER (WHERE state = 'leased' AND lease_expires > now()) \
+             FROM {} WHERE ($1::text[] IS NULL OR stream = ANY($1))",
+            claimable("").replace("$4::int", "$2::int"),
+            self.table()
+        );
+        let max = i32::try_from(self.max_attempts).unwrap_or(i32::MAX);
+        let streams: Option<Vec<&str>> = streams.map(<[&str]>::to_vec);
+        let mut conn = self.client().await?;
+        let result = conn.client.query_one(&sql, &[&streams, &max]).await;
+        let row = conn
+            .note(result, |_| true)
+            .map_err(db("reading the work left", &self.schema))?;
+        let (claimable, leased): (i64, i64) = (row.get(0), row.get(1));
+        Ok(QueueOutlook {
+            claimable: claimable.unsigned_abs(),
+            leased: leased.unsigned_abs(),
+        })
     }
 
     /// Runs `set` (which may use `extra` as `$5`) on the lease's row if it
@@ -419,6 +458,20 @@ impl Leases {
         )
         .await?;
         tracing::warn!(stream = %lease.stream, partition = %lease.partition, epoch = lease.epoch, error, "partition failed");
+        Ok(())
+    }
+
+    /// Hands the partition back unfinished: pending again, claimable at
+    /// once by any worker, and this claim does not count as an attempt.
+    pub async fn release(&self, lease: &Lease) -> Result<(), LeaseError> {
+        let set = if lease.reclaimed {
+            "state = 'pending', lease_expires = NULL"
+        } else {
+            "state = 'pending', lease_expires = NULL, attempts = greatest(attempts - 1, 0)"
+        };
+        self.fenced_update(lease, set, "releasing a partition", None)
+            .await?;
+        tracing::info!(stream = %lease.stream, partition = %lease.partition, epoch = lease.epoch, "partition released");
         Ok(())
     }
 
@@ -515,6 +568,15 @@ impl PostgresSink {
             epoch: lease.epoch,
         })
     }
+}
+
+/// The claimable predicate over columns prefixed by `p` (`$4` is the attempts limit).
+fn claimable(p: &str) -> String {
+    format!(
+        "({p}state = 'pending' \
+         OR ({p}state = 'leased' AND {p}lease_expires <= now()) \
+         OR ({p}state = 'failed' AND {p}attempts < $4::int))"
+    )
 }
 
 fn db(action: &'static str, schema: &str) -> impl FnOnce(tokio_postgres::Error) -> LeaseError {

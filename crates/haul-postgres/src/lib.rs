@@ -58,8 +58,11 @@ mod lease;
 mod names;
 mod schema;
 mod sink;
+mod work;
 
-pub use lease::{Heartbeat, Lease, LeaseError, LeaseState, Leases, PartitionLease};
+pub use haul_sink::{Lease, QueueOutlook};
+pub use lease::{Heartbeat, LeaseError, LeaseState, Leases, PartitionLease};
 pub use sink::PostgresSink;
 /// The PostgreSQL client haul-postgres is built on (for [`tokio_postgres::Config`] and [`tokio_postgres::Client`]).
 pub use tokio_postgres;
+pub use work::PostgresWorkQueue;

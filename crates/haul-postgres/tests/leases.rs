@@ -96,7 +96,9 @@ async fn an_expired_lease_is_reclaimed_at_the_next_epoch_and_the_old_holder_has_
     assert!(db.leases("c").await.status("repos").await.unwrap()[0].expired);
     let second = b.claim(Some("repos")).await.unwrap().unwrap();
     assert_eq!(second.partition, first.partition);
-    assert_eq!((second.epoch, second.attempts), (2, 2));
+    // A takeover of an expired lease is a new epoch but not a new attempt.
+    assert_eq!((second.epoch, second.attempts), (2, 1));
+    assert!(second.reclaimed && !first.reclaimed);
     assert_eq!(second.owner, "b");
     for result in [a.renew(&first).await, a.complete(&first).await] {
         assert!(
@@ -217,4 +219,87 @@ async fn partitions_registered_by_a_batch_become_claimable_work() {
     let second = w.claim(Some("repos")).await.unwrap().unwrap();
     assert_eq!(second.partition, "org=b");
     assert_eq!(w.claim(Some("repos")).await.unwrap(), None);
+}
+
+/// A killed worker is not the partition's fault: a lease that expired is
+/// reclaimable even when the partition used up its attempts, the takeover
+/// does not count as one, and a real failure after it is still judged by
+/// the attempts the partition failed.
+#[tokio::test]
+async fn an_expired_lease_is_reclaimable_at_its_attempts_limit_and_the_takeover_is_not_an_attempt()
+{
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let ttl = Duration::from_millis(200);
+    let a = db.leases("a").await.ttl(ttl).max_attempts(2);
+    let b = db.leases("b").await.ttl(ttl).max_attempts(2);
+    a.register("repos", &parts(1)).await.unwrap();
+    let first = a.claim(None).await.unwrap().unwrap();
+    a.fail(&first, "HTTP 500").await.unwrap();
+    let second = a.claim(None).await.unwrap().unwrap();
+    assert_eq!((second.epoch, second.attempts), (2, 2));
+    // Holder killed twice at the limit: each expired lease is taken over.
+    let mut holder = second;
+    for (epoch, worker) in [(3, &b), (4, &a)] {
+        tokio::time::sleep(ttl * 2).await;
+        let next = worker.claim(None).await.unwrap().unwrap();
+        assert_eq!(
+            (next.epoch, next.attempts, next.reclaimed),
+            (epoch, 2, true)
+        );
+        assert!(matches!(
+            db.leases("x").await.renew(&holder).await,
+            Err(LeaseError::Lost { .. })
+        ));
+        holder = next;
+    }
+    // Its second real failure exhausts it, with the error kept.
+    a.fail(&holder, "HTTP 502").await.unwrap();
+    assert_eq!(b.claim(None).await.unwrap(), None);
+    let status = &a.status("repos").await.unwrap()[0];
+    assert_eq!((status.state, status.attempts), (LeaseState::Failed, 2));
+    assert_eq!(status.last_error.as_deref(), Some("HTTP 502"));
+}
+
+/// A released partition (a worker stopping) is claimable at once, and the
+/// released claim does not count as an attempt; the outlook counts
+/// claimable and leased partitions.
+#[tokio::test]
+async fn a_released_partition_is_claimable_at_once_and_the_outlook_counts_the_work_left() {
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
+    let a = db.leases("a").await.max_attempts(1);
+    let b = db.leases("b").await.max_attempts(1);
+    a.register("repos", &parts(3)).await.unwrap();
+    a.register("other", &parts(1)).await.unwrap();
+    let outlook = |streams: &'static [&'static str]| {
+        let b = &b;
+        async move { b.outlook(Some(streams)).await.unwrap() }
+    };
+    assert_eq!(
+        (
+            outlook(&["repos"]).await.claimable,
+            outlook(&["repos"]).await.leased
+        ),
+        (3, 0)
+    );
+    let first = a.claim_any(&["repos"]).await.unwrap().unwrap();
+    let second = a.claim_any(&["repos"]).await.unwrap().unwrap();
+    let o = outlook(&["repos"]).await;
+    assert_eq!((o.claimable, o.leased), (1, 2));
+    let o = outlook(&["repos", "other"]).await;
+    assert_eq!((o.claimable, o.leased), (2, 2));
+    a.release(&first).await.unwrap();
+    let again = b.claim_any(&["repos"]).await.unwrap().unwrap();
+    assert_eq!(again.partition, first.partition);
+    assert_eq!((again.epoch, again.attempts), (2, 1));
+    a.complete(&second).await.unwrap();
+    b.complete(&again).await.unwrap();
+    let third = b.claim_any(&["repos"]).await.unwrap().unwrap();
+    b.fail(&third, "HTTP 500").await.unwrap();
+    // Done, or failed with no attempts left: nothing is left of `repos`.
+    assert!(outlook(&["repos"]).await.is_drained());
+    assert!(!outlook(&["other"]).await.is_drained());
 }

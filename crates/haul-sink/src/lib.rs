@@ -14,6 +14,10 @@
 //! - [`NullSink`] and [`CountingSink`]: keep no records, for dry runs and
 //!   benchmarks (the counting one keeps each stream's last checkpoint).
 //!
+//! And [`WorkQueue`]: partitions as leased units of work for many workers,
+//! each written through a sink fenced by its lease (implemented on
+//! PostgreSQL by `haul-postgres`, driven by the connector's worker mode).
+//!
 //! ```
 //! use haul_sink::{Batch, MemorySink, Sink};
 //! use haul_core::{Checkpoint, Position, Record};
@@ -46,6 +50,7 @@ mod sink;
 mod sqlite;
 mod stream_config;
 mod stream_name;
+mod work;
 
 pub use counting::{CountingSink, NullSink};
 pub use error::SinkError;
@@ -59,3 +64,4 @@ pub use sink::{
 pub use sqlite::{SqliteSink, Synchronous};
 pub use stream_config::StreamConfig;
 pub use stream_name::check as check_stream_name;
+pub use work::{Lease, QueueOutlook, WorkError, WorkQueue};

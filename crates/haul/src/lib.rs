@@ -46,7 +46,7 @@ pub mod presets;
 pub use haul_core as core;
 pub use haul_extractor as extractor;
 pub use haul_paginate as paginate;
-/// PostgreSQL: `PostgresSink` and fenced partition `Leases` (feature `postgres`; see docs/scale-out.md).
+/// PostgreSQL: `PostgresSink`, fenced partition `Leases` and the workers' `PostgresWorkQueue` (feature `postgres`; see docs/scale-out.md).
 #[cfg(feature = "postgres")]
 pub use haul_postgres as postgres;
 pub use haul_ratelimit as ratelimit;
@@ -65,7 +65,8 @@ pub use haul_extractor::{
 };
 pub use haul_extractor::{
     Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, ParentLink, Partition,
-    Partitions, RequestTemplate, ResponseRule, RuleAction, StreamDef, TimeWindows,
+    Partitions, RequestTemplate, ResponseRule, RuleAction, StreamDef, TimeWindows, WorkerOptions,
+    WorkerSummary,
 };
 pub use haul_paginate::{
     AutoPaginator, CursorPaginator, Guard, HeaderCursor, LastRecordCursor, LinkHeaderPaginator,
@@ -79,6 +80,7 @@ pub use haul_ratelimit::{
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{
     CountingSink, JsonLinesSink, MemorySink, NullSink, Sink, SinkError, SqliteSink, StreamConfig,
+    WorkQueue,
 };
 pub use haul_transport::{
     ApiKey, Auth, AuthTransport, Basic, Bearer, OAuth2ClientCredentials, ReqwestTransport,

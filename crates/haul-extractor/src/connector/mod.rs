@@ -5,6 +5,7 @@ mod partition_walk;
 mod rules;
 mod run;
 mod summary;
+mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use summary::{
     ConnectorError, ConnectorSummary, FailedPartition, PartitionOutcome, PartitionSummary,
     StreamTotals,
 };
+pub use worker::{WorkerOptions, WorkerSummary};
 
 /// One stream of a connector: a request template, a paginator, where its
 /// partitions come from, and its own response rules.

@@ -4,7 +4,7 @@
 //! the scheduler ([`super::run`]).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use haul_core::{Checkpoint, Position, Record, Request};
@@ -20,10 +20,40 @@ use crate::walk::Walker;
 use crate::{ExtractError, Partition, Partitions, RunSummary};
 
 /// One partition to run.
-#[derive(Debug)]
 pub(super) struct Job {
     pub(super) stream: usize,
     pub(super) partition: Partition,
+    /// The sink this partition writes through (worker mode: fenced by its
+    /// lease); `None`: the run's sink.
+    pub(super) sink: Option<Arc<dyn Sink>>,
+    /// Set when the partition's lease is lost: it stops before its next page.
+    pub(super) lost: Option<Arc<AtomicBool>>,
+}
+
+impl Job {
+    /// A partition of the run's own queue, written to the run's sink.
+    pub(super) fn local(stream: usize, partition: Partition) -> Self {
+        Self {
+            stream,
+            partition,
+            sink: None,
+            lost: None,
+        }
+    }
+
+    fn is_lost(&self) -> bool {
+        self.lost.as_ref().is_some_and(|l| l.load(Ordering::SeqCst))
+    }
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("stream", &self.stream)
+            .field("partition", &self.partition)
+            .field("leased", &self.lost.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a partition's run ended.
@@ -32,6 +62,12 @@ pub(super) enum Ended {
     Skipped(u16),
     Failed(ExtractError),
     Interrupted,
+    /// Worker mode: the stored checkpoint says the partition is done (its
+    /// last holder committed it and lost its lease before completing).
+    AlreadyFinished,
+    /// Worker mode: the lease was lost (the heartbeat found it gone, or the
+    /// fence refused a commit); another worker takes the partition over.
+    Lost,
 }
 
 /// What every partition of a run shares.
@@ -49,6 +85,12 @@ pub(super) struct Shared<'a> {
     pub(super) seen: Mutex<HashSet<(usize, String)>>,
     /// The selected child streams of each stream.
     pub(super) children: Vec<Vec<usize>>,
+    /// Worker mode: partitions come from a work queue, each is one pass (a
+    /// done checkpoint means finished), and discovered children are left to
+    /// the queue instead of this run's queue.
+    pub(super) worker: bool,
+    /// Commits the fence refused.
+    pub(super) fenced: AtomicU64,
 }
 
 impl Shared<'_> {
@@ -90,20 +132,24 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
             );
         }
     };
+    let sink = job.sink.as_deref().unwrap_or(shared.sink);
     let mut inner = (*stream.plan).clone();
     inner.request = request.clone();
     inner.slots = Some(Arc::clone(&shared.permits));
     let inner = Arc::new(inner);
-    let stored = match shared.sink.open_partition(&stream.name, key).await {
+    let stored = match sink.open_partition(&stream.name, key).await {
         Ok(stored) => stored,
         Err(e) => return (RunSummary::default(), Ended::Failed(e.into())),
     };
     let walker = match stored {
+        Some(cp) if cp.is_done() && shared.worker => {
+            return (RunSummary::default(), Ended::AlreadyFinished);
+        }
         Some(cp) if !cp.is_done() => {
             tracing::debug!(stream = %stream.name, partition = %key, after_page = cp.pages, "resuming partition");
             Walker::resume(Arc::clone(&inner), &cp)
         }
-        _ => match first_request(shared, stream, key, request).await {
+        _ => match first_request(shared, sink, stream, key, request).await {
             Ok((request, bound)) => Ok(Walker::fresh_from(Arc::clone(&inner), request, bound)),
             Err(e) => Err(e),
         },
@@ -117,6 +163,9 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
     let mut register: Vec<PartitionState> = Vec::new();
     let mut found: Vec<Job> = Vec::new();
     let ended = loop {
+        if job.is_lost() {
+            break Ended::Lost;
+        }
         if shared.stop.load(Ordering::Relaxed) {
             break Ended::Interrupted;
         }
@@ -136,8 +185,10 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
                 buffer.extend(records);
                 if buffer.len() >= inner.batch_records {
                     let cp = walker.checkpoint();
-                    if let Err(e) = commit(shared, &inner, job, &cp, &buffer, &register).await {
-                        break Ended::Failed(e.into());
+                    match commit(shared, sink, &inner, job, &cp, &buffer, &register).await {
+                        Ok(()) => {}
+                        Err(SinkError::Fenced(_)) => break Ended::Lost,
+                        Err(e) => break Ended::Failed(e.into()),
                     }
                     announce(shared, &inner, &cp, &mut found);
                     buffer.clear();
@@ -154,11 +205,14 @@ async fn walk(shared: &Shared<'_>, stream: &Stream, job: &Job) -> (RunSummary, E
     if matches!(ended, Ended::Skipped(_)) {
         cp.position = Position::Done;
     }
-    let ended = match commit(shared, &inner, job, &cp, &buffer, &register).await {
+    // A lost lease still tries its last commit: the fence refuses it (and
+    // counts it), which is what keeps a zombie from writing.
+    let ended = match commit(shared, sink, &inner, job, &cp, &buffer, &register).await {
         Ok(()) => {
             announce(shared, &inner, &cp, &mut found);
             ended
         }
+        Err(SinkError::Fenced(_)) => Ended::Lost,
         Err(commit) => match ended {
             Ended::Failed(original) => Ended::Failed(ExtractError::CommitAfterFailure {
                 original: Box::new(original),
@@ -208,16 +262,14 @@ fn discover(
                 values: partition.stored_values(),
                 checkpoint: Checkpoint::start(child_stream.name.clone()),
             });
-            found.push(Job {
-                stream: child,
-                partition,
-            });
+            found.push(Job::local(child, partition));
         }
     }
 }
 
 async fn commit(
     shared: &Shared<'_>,
+    sink: &dyn Sink,
     plan: &Plan,
     job: &Job,
     checkpoint: &Checkpoint,
@@ -227,9 +279,9 @@ async fn commit(
     // Included parent fields are stored with the values, so a resumed run
     // still adds them.
     let values = job.partition.stored_values();
-    commit_partition(
+    let result = commit_partition(
         plan,
-        shared.sink,
+        sink,
         PartitionCommit {
             partition: job.partition.key(),
             values: &values,
@@ -238,13 +290,25 @@ async fn commit(
             register,
         },
     )
-    .await
+    .await;
+    if let Err(SinkError::Fenced(why)) = &result {
+        shared.fenced.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(stream = %plan.stream, partition = %job.partition.key(), why = %why,
+            "commit refused by the fence: the lease is lost, nothing was written");
+    }
+    result
 }
 
 /// After a commit: report it and hand the children it registered to the scheduler.
 fn announce(shared: &Shared<'_>, inner: &Plan, cp: &Checkpoint, found: &mut Vec<Job>) {
     committed(inner, cp);
-    if !found.is_empty() {
+    if shared.worker {
+        // Registered in the work queue by the commit: any worker claims them.
+        if !found.is_empty() {
+            found.clear();
+            shared.found.notify_one();
+        }
+    } else if !found.is_empty() {
         shared
             .discovered
             .lock()
@@ -281,6 +345,7 @@ fn ended_by(stream: &Stream, error: ExtractError) -> Ended {
 /// partition's own watermark when the stream is incremental.
 async fn first_request(
     shared: &Shared<'_>,
+    job_sink: &dyn Sink,
     stream: &Stream,
     key: &str,
     mut request: Request,
@@ -291,8 +356,7 @@ async fn first_request(
     if shared.connector.full_refresh {
         return Ok((request, None));
     }
-    let Some(watermark) = shared
-        .sink
+    let Some(watermark) = job_sink
         .partition_watermark(&stream.name, key, &inc.field)
         .await?
     else {

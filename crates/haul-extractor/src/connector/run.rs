@@ -3,7 +3,7 @@
 //! is walked by [`super::partition_walk`].
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
@@ -80,6 +80,8 @@ impl Connector {
             found: Notify::new(),
             seen: Mutex::default(),
             children,
+            worker: false,
+            fenced: AtomicU64::new(0),
         };
         let mut summary = ConnectorSummary {
             connector: c.name.clone(),
@@ -106,10 +108,10 @@ impl Connector {
                                 summary.already_finished(&stream.name);
                             }
                         } else if shared.first_sighting(i, &state.partition) {
-                            queue.push_back(Job {
-                                stream: i,
-                                partition: Partition::from_stored(state.partition, state.values),
-                            });
+                            queue.push_back(Job::local(
+                                i,
+                                Partition::from_stored(state.partition, state.values),
+                            ));
                         }
                     }
                 }
@@ -119,10 +121,7 @@ impl Connector {
                         if resumed && stored.is_some_and(|cp| cp.is_done()) {
                             summary.already_finished(&stream.name);
                         } else if shared.first_sighting(i, partition.key()) {
-                            queue.push_back(Job {
-                                stream: i,
-                                partition,
-                            });
+                            queue.push_back(Job::local(i, partition));
                         }
                     }
                 }
@@ -157,6 +156,8 @@ impl Connector {
                         Ended::Finished => PartitionOutcome::Finished,
                         Ended::Skipped(status) => PartitionOutcome::Skipped { status },
                         Ended::Interrupted => PartitionOutcome::Interrupted,
+                        // Only in worker mode, which a plain run is not.
+                        Ended::AlreadyFinished | Ended::Lost => PartitionOutcome::Interrupted,
                         Ended::Failed(error) => {
                             tracing::warn!(connector = %c.name, stream = %stream,
                                 partition = %job.partition.key(), error = %error, "partition failed");
@@ -215,7 +216,7 @@ impl Connector {
 }
 
 /// The partitions of a stream that has no parent.
-fn roots(source: &Partitions, now: i64) -> Vec<Partition> {
+pub(super) fn roots(source: &Partitions, now: i64) -> Vec<Partition> {
     match source {
         Partitions::List(list) => list.clone(),
         Partitions::Windows(w) => w.windows(now),

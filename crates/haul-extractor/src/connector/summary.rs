@@ -26,6 +26,10 @@ pub enum PartitionOutcome {
     },
     /// The run stopped before the partition finished; it resumes next run.
     Interrupted,
+    /// Worker mode: the partition's lease was lost (its heartbeat found it
+    /// gone, or the fence refused a commit); another worker takes it over
+    /// from its last committed checkpoint.
+    Lost,
 }
 
 /// One partition of one stream in a run.
@@ -112,7 +116,7 @@ impl ConnectorSummary {
                 totals.failed += 1;
                 self.partitions_failed += 1;
             }
-            PartitionOutcome::Interrupted => {}
+            PartitionOutcome::Interrupted | PartitionOutcome::Lost => {}
         }
         self.records += p.run.records;
         self.pages += p.run.pages;
@@ -184,6 +188,16 @@ pub enum ConnectorError {
     /// The sink failed outside a partition (reading or writing run state).
     #[error("connector state: {0}")]
     Sink(#[from] haul_sink::SinkError),
+    /// Worker mode: the work queue failed (registering the root partitions,
+    /// or claiming work through more consecutive errors than a worker waits out).
+    #[error("connector {connector}: {source}")]
+    Queue {
+        /// The connector.
+        connector: String,
+        /// The queue's error.
+        #[source]
+        source: haul_sink::WorkError,
+    },
 }
 
 fn list(failed: &[FailedPartition]) -> String {
