@@ -12,9 +12,61 @@ pub(crate) struct Options {
     pub(crate) peers: bool,
     /// Where the reports go.
     pub(crate) out: PathBuf,
+    /// The sections to run (`--only`); empty: all of them.
+    pub(crate) only: Vec<Section>,
 }
 
-pub(crate) const HELP: &str = "usage: cargo xtask bench [--quick] [--peers] [--out DIR]
+/// A section of the suite, as `--only` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    /// Sequential rows (raw loops, haul into three sinks) and the peer.
+    Sequential,
+    /// Offset pages at 20 ms, K in flight.
+    Latency,
+    /// The connector's partitions at 20 ms.
+    Connector,
+    /// Eight streams sharing one limiter.
+    Streams,
+    /// Peak RSS of a child process.
+    Memory,
+    /// Client CPU, the fake API in another process.
+    Cpu,
+}
+
+impl Section {
+    const ALL: [(Section, &'static str); 6] = [
+        (Section::Sequential, "sequential"),
+        (Section::Latency, "latency"),
+        (Section::Connector, "connector"),
+        (Section::Streams, "streams"),
+        (Section::Memory, "memory"),
+        (Section::Cpu, "cpu"),
+    ];
+
+    fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(_, n)| *n == name.trim())
+            .map(|(s, _)| *s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(_, n)| *n).collect();
+                format!(
+                    "--only: unknown section {name:?} (sections: {})",
+                    names.join(", ")
+                )
+            })
+    }
+
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
+pub(crate) const HELP: &str =
+    "usage: cargo xtask bench [--quick] [--peers] [--only SECTIONS] [--out DIR]
 
 Measures haul against raw reqwest loops on the same in-process fake API
 (and, with --peers, against dlt's RESTClient), in a release build: the task
@@ -24,6 +76,10 @@ builds `xtask` in release and re-runs itself from target/release.
                window (under 3 minutes when the release build is warm)
   --peers      also run dlt's RESTClient.paginate (Python), installed with pip
                into DIR/venv; skipped with a message if that fails
+  --only SECTIONS
+               run only these sections, comma-separated: sequential, latency,
+               connector, streams, memory, cpu (targets whose rows were not
+               run are left out; for iterating, not for the README)
   --out DIR    where report.md, report.json and concurrency.svg go
                (default target/bench)
 
@@ -34,12 +90,30 @@ exits 0 whether targets pass or miss: a benchmark reports, it does not gate.
 impl Options {
     /// Parses the public flags; `default_out` applies without `--out`.
     pub(crate) fn parse(args: &[String], default_out: PathBuf) -> Result<Self, String> {
-        let (map, switches) = crate::flags(args, &["--out"], &["--quick", "--peers"])?;
+        let (map, switches) = crate::flags(args, &["--out", "--only"], &["--quick", "--peers"])?;
+        let only = match map.get("--only") {
+            Some(list) => list
+                .split(',')
+                .map(Section::parse)
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         Ok(Self {
             quick: switches.contains(&"--quick"),
             peers: switches.contains(&"--peers"),
             out: map.get("--out").map_or(default_out, PathBuf::from),
+            only,
         })
+    }
+
+    /// Whether `section` is to be run.
+    pub(crate) fn runs(&self, section: Section) -> bool {
+        self.only.is_empty() || self.only.contains(&section)
+    }
+
+    /// Whether every section is run (a full report).
+    pub(crate) fn runs_all(&self) -> bool {
+        self.only.is_empty()
     }
 
     /// The same options as flags, to hand to the release build.
@@ -50,6 +124,11 @@ impl Options {
         }
         if self.peers {
             args.push("--peers".to_owned());
+        }
+        if !self.only.is_empty() {
+            let names: Vec<&str> = self.only.iter().map(|s| s.name()).collect();
+            args.push("--only".to_owned());
+            args.push(names.join(","));
         }
         args.push("--out".to_owned());
         args.push(self.out.display().to_string());
@@ -152,7 +231,14 @@ mod tests {
     #[test]
     fn flags_round_trip_to_the_release_run() {
         let options = Options::parse(
-            &args(&["--peers", "--quick", "--out", "x/y"]),
+            &args(&[
+                "--peers",
+                "--quick",
+                "--only",
+                "latency,streams",
+                "--out",
+                "x/y",
+            ]),
             PathBuf::from("d"),
         );
         let Ok(options) = options else {
@@ -160,8 +246,14 @@ mod tests {
         };
         assert!(options.quick && options.peers);
         assert_eq!(options.out, PathBuf::from("x/y"));
+        assert_eq!(options.only, [Section::Latency, Section::Streams]);
+        assert!(options.runs(Section::Streams) && !options.runs(Section::Cpu));
         let again = Options::parse(&options.to_args(), PathBuf::from("d"));
-        assert!(again.is_ok_and(|o| o.quick && o.peers && o.out == Path::new("x/y")));
+        assert!(again.is_ok_and(|o| o.quick
+            && o.peers
+            && o.out == Path::new("x/y")
+            && o.only == options.only));
+        assert!(Options::parse(&args(&["--only", "latency,nope"]), PathBuf::from("d")).is_err());
         assert!(Options::parse(&args(&["--records", "5"]), PathBuf::from("d")).is_err());
         assert!(Options::parse(&[], PathBuf::from("d")).is_ok_and(|o| o.out == Path::new("d")));
     }
@@ -172,6 +264,7 @@ mod tests {
             quick: true,
             peers: false,
             out: PathBuf::new(),
+            only: Vec::new(),
         }
         .plan();
         assert_eq!(plan.latency_pages(1), plan.min_latency_pages);

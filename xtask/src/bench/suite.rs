@@ -14,7 +14,7 @@ use super::haul_runs::{self, SinkChoice};
 use super::memory;
 use super::options::{
     CONNECTOR_IN_FLIGHT, CONNECTOR_PAGE_SIZE, CONNECTOR_PAGES, KS, LATENCY, Options, PAGE_SIZE,
-    Plan, STREAM_RATE, STREAMS,
+    Plan, STREAM_RATE, STREAMS, Section,
 };
 use super::peers::{self, Peer};
 use super::reference;
@@ -53,26 +53,41 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     let mut notes = Vec::new();
     let mut found = Found::default();
 
-    sequential(
-        &host, &client, &options, &plan, &seq_data, &scratch, &mut rows, &mut found,
-    )?;
-    concurrency(&host, &client, &plan, &latency_data, &mut rows, &mut found)?;
+    if options.runs(Section::Sequential) {
+        sequential(
+            &host, &client, &options, &plan, &seq_data, &scratch, &mut rows, &mut found,
+        )?;
+    }
+    if options.runs(Section::Latency) {
+        concurrency(&host, &client, &plan, &latency_data, &mut rows, &mut found)?;
+    }
     drop(latency_data);
-    found.connector = Some(connector_rows(&host, &client, &plan, &mut rows));
-    streams(&host, &client, &plan, &seq_data, &mut rows, &mut found)?;
+    if options.runs(Section::Connector) {
+        found.connector = Some(connector_rows(&host, &client, &plan, &mut rows));
+    }
+    if options.runs(Section::Streams) {
+        streams(&host, &client, &plan, &seq_data, &mut rows, &mut found)?;
+    }
     drop(seq_data);
-    memory_rows(&host, &plan, &scratch, &mut rows, &mut found);
-    eprintln!(
-        "[5/5] client CPU: raw RawValue loop and haul (null sink), fake API in another process"
-    );
-    found.cpu = Some(super::cpu::rows(
-        plan.seq_records,
-        SEED,
-        plan.seq_reps,
-        &mut rows,
-    ));
-    if let Some(Err(e)) = &found.cpu {
-        eprintln!("  failed: {e}");
+    if options.runs(Section::Memory) {
+        memory_rows(&host, &plan, &scratch, &mut rows, &mut found);
+    }
+    if options.runs(Section::Cpu) {
+        eprintln!(
+            "[5/5] client CPU: raw RawValue loop and haul (null sink), fake API in another process"
+        );
+        found.cpu = Some(super::cpu::rows(
+            plan.seq_records,
+            SEED,
+            plan.seq_reps,
+            &mut rows,
+        ));
+        if let Some(Err(e)) = &found.cpu {
+            eprintln!("  failed: {e}");
+        }
+    }
+    if !options.runs_all() {
+        notes.push("A partial run (--only): only the sections asked for were measured.".to_owned());
     }
     rows.sort_by_key(|r| r.section);
 

@@ -38,7 +38,28 @@ pub(crate) struct Found {
 
 /// Every target from what the run found; a skipped peer also adds a note.
 pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
-    let mut targets = vec![Target::at_least(
+    let mut targets = Vec::new();
+    // Sections not run (`--only`) leave their figures at zero: no target.
+    if found.raw_seq > 0.0 {
+        sequential_targets(found, &mut targets);
+    }
+    cpu_targets(found, &mut targets);
+    if !found.haul_k.is_empty() {
+        latency_targets(found, &mut targets);
+    }
+    connector_target(found, &mut targets);
+    streams_targets(found, &mut targets);
+    if !found.rss.is_empty() {
+        rss_targets(found, &mut targets);
+    }
+    dlt_target(found, notes, &mut targets);
+    targets
+}
+
+/// haul sequential against the raw loop, the sinks against the null sink,
+/// and the cost of `AdaptiveRate`.
+fn sequential_targets(found: &Found, targets: &mut Vec<Target>) {
+    targets.push(Target::at_least(
         "haul sequential (null sink) vs the raw reqwest RawValue loop",
         format!(
             "{} vs {} records/s",
@@ -48,7 +69,7 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         found.haul_null,
         found.raw_seq,
         1.0,
-    )];
+    ));
     for (sink, rate, min) in [
         ("SqliteSink", found.haul_sqlite, 0.6),
         ("JsonLinesSink", found.haul_jsonl, 0.8),
@@ -65,7 +86,6 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
             min,
         ));
     }
-    cpu_targets(found, &mut targets);
     targets.push(Target::at_least(
         "AdaptiveRate costs ≤ 2 % against an unthrottled server (HeaderAdaptive + AdaptiveRate vs HeaderAdaptive, null sink)",
         format!(
@@ -77,6 +97,10 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         found.haul_null,
         0.98,
     ));
+}
+
+/// K=32 against sequential and against the raw `buffer_unordered(32)` loop.
+fn latency_targets(found: &Found, targets: &mut Vec<Target>) {
     let at = |list: &[(usize, f64)], k: usize| {
         list.iter()
             .find(|(kk, _)| *kk == k)
@@ -101,6 +125,10 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         raw32,
         0.90,
     ));
+}
+
+/// The connector's partitions, in flight against sequential.
+fn connector_target(found: &Found, targets: &mut Vec<Target>) {
     let title = |partitions: usize| {
         format!(
             "connector, {partitions} partitions × {CONNECTOR_PAGES} pages at 20 ms: {CONNECTOR_IN_FLIGHT} in flight vs sequential"
@@ -121,6 +149,10 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         Some(Err(e)) => targets.push(Target::not_measured(&title(0), e.clone(), "≥ 12.00×")),
         None => {}
     }
+}
+
+/// Eight streams sharing one limiter, per limiter.
+fn streams_targets(found: &Found, targets: &mut Vec<Target>) {
     for (name, required, result) in &found.streams {
         let slack = ((1.0 - required) * 100.0).round();
         let title = format!(
@@ -141,6 +173,10 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
             Err(e) => Target::not_measured(&title, e.clone(), &range),
         });
     }
+}
+
+/// Peak RSS at 1,000,000 records, absolute and against 100,000.
+fn rss_targets(found: &Found, targets: &mut Vec<Target>) {
     let rss = |n: usize| {
         found
             .rss
@@ -186,6 +222,10 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
             ));
         }
     }
+}
+
+/// haul against dlt, when the peer was asked for.
+fn dlt_target(found: &Found, notes: &mut Vec<String>, targets: &mut Vec<Target>) {
     match &found.dlt {
         Some(Peer::Measured { samples, .. }) => {
             let dlt = samples.median().rate();
@@ -219,7 +259,6 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         }
         None => {}
     }
-    targets
 }
 
 /// Client CPU of haul (null sink) against the raw `RawValue` loop, per runtime.
