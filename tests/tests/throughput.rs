@@ -97,6 +97,60 @@ async fn concurrent_pages_arrive_in_page_order() {
     );
 }
 
+/// Holds the request for one offset back for a second, and counts the
+/// requests sent meanwhile.
+struct SlowAt {
+    inner: ReqwestTransport,
+    offset: &'static str,
+    pending: std::sync::atomic::AtomicBool,
+    sent_behind: Arc<AtomicI64>,
+}
+
+#[async_trait]
+impl Transport for SlowAt {
+    async fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        if request.query("offset").as_deref() == Some(self.offset) {
+            self.pending.store(true, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.pending.store(false, Ordering::SeqCst);
+        } else if self.pending.load(Ordering::SeqCst) {
+            self.sent_behind.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.send(request).await
+    }
+}
+
+/// One page answers a second late: the requests after it keep the other
+/// slots busy (their pages wait, in order, behind it) until the reorder
+/// buffer holds `k` answered pages beyond the `k` in flight — not just until
+/// the `k - 1` requests sent with it are answered.
+#[tokio::test(start_paused = true)]
+async fn a_slow_page_does_not_idle_the_other_slots() {
+    let dataset = Dataset::generate(5, 2_000);
+    let server = slow_server(&dataset, 0.0, 0).await;
+    let sent_behind = Arc::new(AtomicI64::new(0));
+    let k = 4;
+    let extractor = Extractor::builder()
+        .url(server.url("/offset").to_string())
+        .paginator(offset_pager(50))
+        .concurrency(k)
+        .transport(SlowAt {
+            inner: ReqwestTransport::new().unwrap(),
+            offset: "50",
+            pending: false.into(),
+            sent_behind: Arc::clone(&sent_behind),
+        })
+        .build()
+        .unwrap();
+    let pages: Vec<_> = extractor.pages().collect().await;
+    let numbers: Vec<u64> = pages.iter().map(|p| p.as_ref().unwrap().number).collect();
+    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+    assert_eq!(server.stats().requests, 40);
+    // The slow page (2) and the 2k - 1 pages after it are listed: the
+    // requests for pages 3 to 2k + 1 went out while page 2 was held back.
+    assert_eq!(sent_behind.load(Ordering::SeqCst), 2 * k as i64 - 1);
+}
+
 /// Fails the request for one offset with a 400 (not retryable).
 struct FailAt {
     inner: ReqwestTransport,

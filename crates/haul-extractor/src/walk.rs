@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
+use futures::stream::FuturesUnordered;
 use haul_core::MaskedUrl;
 use haul_core::{Checkpoint, Page, Position, Record, Request, Response, SavedRequest};
 use haul_paginate::{EmptyPages, Guard, Next, PageContext, PageState};
@@ -17,15 +17,27 @@ use crate::fetch::{Expect, FetchStats, fetch};
 use crate::plan::Plan;
 use crate::{ExtractError, PassEnd, RunSummary};
 
-type Fetched = (
-    Request,
-    FetchStats,
-    Result<(Response, Vec<Record>), ExtractError>,
-);
+/// What one fetch produced: its counters and the page or the error.
+type Fetched = (FetchStats, Result<(Response, Vec<Record>), ExtractError>);
+
+/// A listed request sent (or answered) and not yet handed out, in page order.
+struct Listed {
+    request: Request,
+    /// The answer, once it came (it waits here for the pages before it).
+    answer: Option<Fetched>,
+}
+
+/// How many listed pages, beyond the requests in flight, may wait answered
+/// for an earlier page: a page slower than the rest delays the pages after
+/// it, but not the requests after it, until this many have piled up.
+const LOOKAHEAD_PER_SLOT: usize = 1;
 
 /// The state of one pass. Pages come out strictly in order; when the
 /// paginator knows the remaining requests, up to `concurrency` of them are in
-/// flight at once and [`FuturesOrdered`] is the bounded reorder buffer.
+/// flight at once. A request that completes frees its slot for the next one
+/// at once, even when pages before it are still on their way: its page waits
+/// in `listed` (the bounded reorder buffer: at most `concurrency` pages
+/// beyond the requests in flight).
 pub(crate) struct Walker {
     inner: Arc<Plan>,
     state: PageState,
@@ -34,10 +46,13 @@ pub(crate) struct Walker {
     next: Option<Request>,
     /// Known requests not yet sent (offset / page number with a total).
     queue: VecDeque<Request>,
-    /// Requests in flight, in page order.
-    in_flight: FuturesOrdered<BoxFuture<'static, Fetched>>,
-    /// Copies of the in-flight requests, in the same order (for checkpoints).
-    in_flight_requests: VecDeque<Request>,
+    /// The fetches in flight, each tagged with its sequence number.
+    in_flight: FuturesUnordered<BoxFuture<'static, (u64, Fetched)>>,
+    /// Listed requests sent and not yet handed out, in page order: in
+    /// flight, or answered and waiting for the pages before them.
+    listed: VecDeque<Listed>,
+    /// The sequence number of the front of `listed`.
+    listed_front: u64,
     /// Pages of this pass completed (resumed runs continue the count).
     pub(crate) pages: u64,
     /// Records of this pass completed.
@@ -76,8 +91,9 @@ impl Walker {
             state: PageState::default(),
             guard,
             queue: VecDeque::new(),
-            in_flight: FuturesOrdered::new(),
-            in_flight_requests: VecDeque::new(),
+            in_flight: FuturesUnordered::new(),
+            listed: VecDeque::new(),
+            listed_front: 0,
             pages: 0,
             records: 0,
             summary: RunSummary::default(),
@@ -130,8 +146,9 @@ impl Walker {
 
     /// The request the next page comes from, if the pass is not over.
     fn upcoming(&self) -> Option<&Request> {
-        self.in_flight_requests
+        self.listed
             .front()
+            .map(|listed| &listed.request)
             .or(self.queue.front())
             .or(self.next.as_ref())
     }
@@ -176,8 +193,7 @@ impl Walker {
         if let Err(e) = self.fill() {
             return Some(Err(e));
         }
-        if let Some((request, stats, response)) = self.in_flight.next().await {
-            self.in_flight_requests.pop_front();
+        if let Some((request, (stats, response))) = self.next_listed().await {
             self.count(&stats);
             if let Err(error) = &response
                 && self.answered_past_end(error, &request)
@@ -238,10 +254,35 @@ impl Walker {
         Some(result)
     }
 
+    /// The next listed page in order, once it is answered, or `None` when
+    /// no listed request is outstanding. Every answer that comes first frees
+    /// its slot for the next queued request at once.
+    async fn next_listed(&mut self) -> Option<(Request, Fetched)> {
+        loop {
+            if self.listed.front()?.answer.is_some() {
+                let listed = self.listed.pop_front()?;
+                self.listed_front += 1;
+                return listed.answer.map(|answer| (listed.request, answer));
+            }
+            let (seq, answer) = self.in_flight.next().await?;
+            let index = seq
+                .checked_sub(self.listed_front)
+                .and_then(|i| usize::try_from(i).ok());
+            if let Some(listed) = index.and_then(|i| self.listed.get_mut(i)) {
+                listed.answer = Some(answer);
+            }
+            // A guard refusing the next request is reported when the walk
+            // asks for the next page (`step` fills first); until then the
+            // slot stays empty.
+            let _ = self.fill();
+        }
+    }
+
     /// Forgets the requests listed from a total (queued or in flight).
     fn drop_known(&mut self) {
-        self.in_flight = FuturesOrdered::new();
-        self.in_flight_requests.clear();
+        self.in_flight = FuturesUnordered::new();
+        self.listed_front += self.listed.len() as u64;
+        self.listed.clear();
         self.queue.clear();
     }
 
@@ -294,13 +335,16 @@ impl Walker {
         });
     }
 
-    /// Sends queued requests until `concurrency` are in flight.
+    /// Sends queued requests until `concurrency` are in flight (or the
+    /// reorder buffer is full).
     fn fill(&mut self) -> Result<(), ExtractError> {
-        while self.in_flight.len() < self.inner.concurrency {
+        let concurrency = self.inner.concurrency;
+        let max_listed = concurrency.saturating_mul(1 + LOOKAHEAD_PER_SLOT);
+        while self.in_flight.len() < concurrency && self.listed.len() < max_listed {
             let Some(request) = self.queue.pop_front() else {
                 break;
             };
-            let page_index = self.pages + self.in_flight.len() as u64;
+            let page_index = self.pages + self.listed.len() as u64;
             if let Err(e) = self.guard.admit(&request, page_index) {
                 self.queue.push_front(request);
                 return Err(e.into());
@@ -311,11 +355,15 @@ impl Walker {
                 number: page_index + 1,
                 state: Arc::new(self.state.clone()),
             };
-            self.in_flight_requests.push_back(request.clone());
-            self.in_flight.push_back(Box::pin(async move {
+            let seq = self.listed_front + self.listed.len() as u64;
+            self.listed.push_back(Listed {
+                request,
+                answer: None,
+            });
+            self.in_flight.push(Box::pin(async move {
                 let mut stats = FetchStats::default();
                 let response = fetch_in_slot(inner, copy, &mut stats, expect).await;
-                (request, stats, response)
+                (seq, (stats, response))
             }));
         }
         Ok(())
@@ -337,7 +385,7 @@ impl Walker {
             records: &records,
             number,
         };
-        let more_known = !self.queue.is_empty() || !self.in_flight_requests.is_empty();
+        let more_known = !self.queue.is_empty() || !self.listed.is_empty();
         // Every page goes through the paginator, in order, so its state
         // (totals, records counted) is right for each checkpoint and for the
         // decision after the last listed page.

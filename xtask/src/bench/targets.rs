@@ -123,7 +123,7 @@ fn latency_targets(found: &Found, targets: &mut Vec<Target>) {
         format!("{} vs {} records/s", thousands(haul32), thousands(raw32)),
         haul32,
         raw32,
-        0.90,
+        1.0,
     ));
 }
 
