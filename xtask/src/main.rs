@@ -32,6 +32,11 @@ tasks:
           --preset NAME          a haul::presets preset against the fake API's emulation of
                                  its API: github, stripe, hubspot, zendesk, salesforce,
                                  shopify, jira, odata (with --incremental: its own bound)
+  demo --workers N  the connector demo run by N worker processes sharing a PostgreSQL
+          work queue and destination (schema haul_demo_workers, recreated) and a Redis
+          rate budget at the API's strict 100/s limit; one worker is SIGKILLed half-way
+          and its partitions reclaimed after their 2 s leases expire; verified record for
+          record: --seed N, --report FILE (HAUL_POSTGRES, HAUL_REDIS_URL to point elsewhere)
   demo --spec FILE  run the real `haul` binary on a declarative spec against the
           fake API's emulation of the spec's API (its `name`), verify record for
           record: --records N (default 3000), --out DIR, --report FILE;
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match task.as_deref() {
         Some("demo") if rest.iter().any(|a| a == "--spec") => spec_demo::run(&rest),
+        Some("demo") if rest.iter().any(|a| a == "--worker-child") => demo::workers::child(&rest),
+        Some("demo") if rest.iter().any(|a| a == "--workers") => demo::workers::run(&rest),
         Some("demo") => demo::Options::parse(&rest).and_then(demo::run),
         Some("bench") => bench::run(&rest),
         Some("-h" | "--help" | "help") | None => {

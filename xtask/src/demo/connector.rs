@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use haul::extractor::Step;
 use haul::{
-    Connector, ConnectorError, ConnectorSummary, ExponentialBackoff, LinkHeaderPaginator,
-    ParentLink, Partition, Partitions, RequestTemplate, Sink, SqliteSink, StreamConfig, StreamDef,
-    TimeFormat, TimeWindows,
+    Connector, ConnectorBuilder, ConnectorError, ConnectorSummary, ExponentialBackoff,
+    LinkHeaderPaginator, Observer, ParentLink, Partition, Partitions, RequestTemplate, Sink,
+    SqliteSink, StreamConfig, StreamDef, TimeFormat, TimeWindows,
 };
 use haul_testkit::{FakeApi, Faults, OrgTree, RunningServer, TreeShape};
 use serde::Serialize;
@@ -36,6 +36,20 @@ pub(crate) fn connector(
     faults: bool,
     observer: Arc<StreamsProgress>,
 ) -> Result<Connector, String> {
+    builder(base, page_size, max_in_flight, faults, observer)?
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The connector of [`connector`], not built yet (the workers demo adds
+/// its shared budget).
+pub(crate) fn builder(
+    base: &str,
+    page_size: u64,
+    max_in_flight: usize,
+    faults: bool,
+    observer: Arc<dyn Observer>,
+) -> Result<ConnectorBuilder, String> {
     let paginator = || LinkHeaderPaginator::new().page_size("per_page", page_size);
     let windows = TimeWindows::new(
         "2026-01-01T00:00:00Z",
@@ -95,7 +109,7 @@ pub(crate) fn connector(
                 .max_attempts(8),
         );
     }
-    builder.build().map_err(|e| e.to_string())
+    Ok(builder)
 }
 
 /// `(partition key, record JSON)` pairs of one stream.
@@ -144,7 +158,7 @@ pub(crate) fn expected(tree: &OrgTree) -> Result<BTreeMap<&'static str, Tagged>,
     Ok(out)
 }
 
-fn audit_windows() -> Result<Vec<Partition>, String> {
+pub(crate) fn audit_windows() -> Result<Vec<Partition>, String> {
     Ok(TimeWindows::new(
         "2026-01-01T00:00:00Z",
         Step::Months(1),
@@ -156,7 +170,7 @@ fn audit_windows() -> Result<Vec<Partition>, String> {
 }
 
 /// The partitions the tree defines per stream.
-fn expected_partitions(tree: &OrgTree) -> BTreeMap<&'static str, u64> {
+pub(crate) fn expected_partitions(tree: &OrgTree) -> BTreeMap<&'static str, u64> {
     let repos: usize = tree.orgs().iter().map(|o| o.repos().len()).sum();
     BTreeMap::from([
         ("orgs", 1),
@@ -167,7 +181,7 @@ fn expected_partitions(tree: &OrgTree) -> BTreeMap<&'static str, u64> {
 }
 
 /// The partitions that must fail: the deleted repository's events.
-fn expected_failures(tree: &OrgTree) -> Vec<(String, String)> {
+pub(crate) fn expected_failures(tree: &OrgTree) -> Vec<(String, String)> {
     tree.orgs()
         .iter()
         .flat_map(|org| {

@@ -6,6 +6,7 @@ mod progress;
 mod sink;
 mod styles;
 mod verify;
+pub(crate) mod workers;
 
 pub(crate) use verify::verify as verify_records;
 
