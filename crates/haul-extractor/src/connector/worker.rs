@@ -195,7 +195,9 @@ impl Connector {
     ///   [`WorkerOptions::keep_polling`].
     ///
     /// Failed partitions do not make this an error: they are in the
-    /// summary, and in the queue with their errors. Errors are the queue's
+    /// summary, and in the queue with their errors (so
+    /// [`fail_fast`](super::ConnectorBuilder::fail_fast) does not apply:
+    /// another worker may retry the partition). Errors are the queue's
     /// (registration, or claims failing 20 times in a row, a poll
     /// interval apart).
     pub async fn run_worker(
