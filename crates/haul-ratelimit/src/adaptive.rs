@@ -23,7 +23,13 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 /// the remaining requests are spread evenly over the rest of the window rather
 /// than spent in a burst. Grants are counted against the remaining budget as
 /// they happen, so concurrent streams sharing one limiter cannot overspend it
-/// while their responses are still in flight.
+/// while their responses are still in flight. The budget left is recomputed
+/// at every response as the limit less the highest count the window's
+/// responses gave less every request still in flight: a request in flight
+/// when a higher count came back is held against the budget only until its
+/// own answer shows the server had already counted it (taking the lowest
+/// estimate ever seen instead would hold those requests against the budget
+/// twice, and leave part of every window unused).
 ///
 /// Servers round the reset up to whole seconds (a 1 s window always says
 /// "1"), so one response only bounds it: the window ends at or before the
@@ -97,8 +103,20 @@ struct State {
     /// Earliest next grant when spreading a low budget.
     next_spread: Option<Duration>,
     /// Granted permits whose requests have not completed: a response's
-    /// `Remaining` does not count them yet.
+    /// `Remaining` may not count them yet.
     in_flight: u64,
+    /// The highest count (`limit - Remaining`) a response of the window
+    /// tracked gave. The server counts requests as they arrive, so a
+    /// response counting no more than this was already in it: the budget
+    /// left is at most `limit - counted - in_flight`, recomputed at every
+    /// response, so a request that was in flight when a higher count came
+    /// back is no longer held against the budget once its own answer shows
+    /// the server had counted it.
+    counted: u64,
+    /// Requests completed since the window tracked opened whose response
+    /// was not observed (a transport error): the server may have counted
+    /// them without any response saying so.
+    unobserved: u64,
 }
 
 /// What one response said about the budget.
@@ -264,7 +282,12 @@ impl RateLimiter for HeaderAdaptive {
         {
             // A new window: the next response says the budget; until then
             // it is at most the limit.
-            s.remaining = s.limit;
+            tracing::debug!(now = ?now, reset_at = ?reset_at, length = ?s.length, left = ?s.remaining,
+                in_flight = s.in_flight, "header-adaptive: the window reset; a new one opens");
+            // Requests still in flight may land in the new window.
+            s.remaining = s.limit.map(|l| l.saturating_sub(s.in_flight));
+            s.counted = 0;
+            s.unobserved = 0;
             s.reset_at = None;
             s.next_spread = None;
             s.opened_at = Some(now);
@@ -323,11 +346,16 @@ impl RateLimiter for HeaderAdaptive {
         let mut s = self.state();
         // The extractor releases a request's permit just before observing its response.
         let released_stale = std::mem::take(&mut s.released_stale);
+        s.unobserved = s.unobserved.saturating_sub(1);
         if let Some(limit) = h.limit {
             s.limit = Some(limit);
         }
-        // Requests still in flight are not in the server's count yet.
+        // Requests still in flight may not be in the server's count yet.
         let remaining = h.remaining.map(|r| r.saturating_sub(s.in_flight));
+        let counted = s
+            .limit
+            .zip(h.remaining)
+            .map(|(limit, left)| limit.saturating_sub(left));
         let sent_at = now.saturating_sub(response.elapsed);
         if let Some(reset_in) = h.reset_in {
             s.window = Some(s.window.map_or(reset_in, |w| w.max(reset_in)));
@@ -339,6 +367,8 @@ impl RateLimiter for HeaderAdaptive {
             let earlier_window =
                 sent_before_opening || s.reset_at.is_some_and(|old| bound + ROUNDING + SLACK < old);
             if earlier_window {
+                tracing::trace!(now = ?now, sent_at = ?sent_at, header_remaining = ?h.remaining, reset_in = ?reset_in,
+                    "header-adaptive: observed a response of an earlier window");
                 // A late response from an earlier window (sent before this
                 // one was opened, or a reset earlier than rounding explains):
                 // its count says nothing about the current window, but an
@@ -372,6 +402,8 @@ impl RateLimiter for HeaderAdaptive {
                     s.reset_at = Some(bound);
                     if let Some(remaining) = remaining {
                         s.remaining = Some(remaining);
+                        s.counted = counted.unwrap_or(0);
+                        s.unobserved = 0;
                     }
                 } else {
                     // The same window, or one that rolled over unseen. The
@@ -390,14 +422,29 @@ impl RateLimiter for HeaderAdaptive {
                     }
                     if let Some(remaining) = remaining {
                         // A second opener: the server counts a new window,
-                        // whose count replaces the old one's.
-                        s.remaining = Some(match s.remaining {
-                            Some(local) if !rolled => local.min(remaining),
-                            _ => remaining,
+                        // whose count replaces the old one's. Otherwise the
+                        // highest count of the window, less every request
+                        // still in flight (each may or may not be in it).
+                        s.remaining = Some(match (s.remaining, counted, s.limit) {
+                            (Some(_), Some(c), Some(limit)) if !rolled => {
+                                s.counted = s.counted.max(c);
+                                limit
+                                    .saturating_sub(s.counted)
+                                    .saturating_sub(s.in_flight + s.unobserved)
+                            }
+                            (Some(local), _, _) if !rolled => local.min(remaining),
+                            _ => {
+                                s.counted = counted.unwrap_or(0);
+                                s.unobserved = 0;
+                                remaining
+                            }
                         });
                     }
                 }
                 s.anchored = opened_it || (s.anchored && !moved);
+                tracing::trace!(now = ?now, sent_at = ?sent_at, header_remaining = ?h.remaining, reset_in = ?reset_in,
+                    opened_it, moved, remaining = ?s.remaining, reset_at = ?s.reset_at, in_flight = s.in_flight,
+                    "header-adaptive: observed");
             }
         } else if let Some(remaining) = remaining {
             s.remaining = Some(s.remaining.map_or(remaining, |l| l.min(remaining)));
@@ -419,6 +466,7 @@ impl RateLimiter for HeaderAdaptive {
     fn release(&self) {
         let mut s = self.state();
         s.in_flight = s.in_flight.saturating_sub(1);
+        s.unobserved += 1;
         s.released_stale = s.stale_in_flight > 0;
         s.stale_in_flight = s.stale_in_flight.saturating_sub(1);
     }
@@ -495,6 +543,37 @@ mod tests {
         assert_eq!(h.limit, Some(100));
         assert_eq!(h.remaining, Some(50));
         assert_eq!(h.reset_in, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_request_the_server_already_counted_is_not_held_against_the_budget_twice() {
+        let limiter = HeaderAdaptive::new().low_water(0.0);
+        let t = Duration::ZERO;
+        for _ in 0..3 {
+            assert_eq!(limiter.try_acquire(t), Permit::Granted);
+        }
+        // The three arrived in the reverse order of their answers: the first
+        // answer counts all three (7 left of 10), then 2, then 1.
+        let answer = |left: &str| {
+            limiter.release();
+            limiter.observe(
+                &resp(&[
+                    ("x-ratelimit-limit", "10"),
+                    ("x-ratelimit-remaining", left),
+                    ("x-ratelimit-reset", "1"),
+                ]),
+                t,
+                SystemTime::now(),
+            );
+        };
+        answer("7");
+        answer("8");
+        answer("9");
+        // 7 left, not 5 (7 less the two still in flight at the first answer).
+        for _ in 0..7 {
+            assert_eq!(limiter.try_acquire(t), Permit::Granted);
+        }
+        assert!(matches!(limiter.try_acquire(t), Permit::Wait(_)));
     }
 
     #[test]
