@@ -73,6 +73,10 @@ pub(crate) struct Layout {
     pub(crate) stream: String,
     pub(crate) keys: Vec<String>,
     pub(crate) watermark: Option<String>,
+    /// The member names of the key pointers then the watermark pointer,
+    /// when each names a top-level member (`/id` → `id`): a record's
+    /// fields are then read in one pass.
+    pub(crate) members: Option<Vec<String>>,
     /// `CREATE TABLE` and its indexes.
     pub(crate) create: String,
     /// The session's staging table (temporary, emptied at each commit).
@@ -119,7 +123,14 @@ impl Layout {
         let mut defs = vec![format!(
             "{seq} bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000)"
         )];
-        defs.extend(keys.iter().map(|k| format!("{k} text NOT NULL")));
+        // Byte order for keys: equality is the same under any deterministic
+        // collation, and the primary-key index then compares with memcmp
+        // instead of the locale's strcoll (a tenth of the server's work per
+        // new row under C.UTF-8; more under en_US and the like).
+        defs.extend(
+            keys.iter()
+                .map(|k| format!("{k} text COLLATE \"C\" NOT NULL")),
+        );
         if has_wm {
             defs.push(format!("{wm_text} text COLLATE \"C\""));
             defs.push(format!("{wm_num} numeric"));
@@ -145,7 +156,7 @@ impl Layout {
 
         let stage = quote(&format!("_haul_stage_{id}"));
         let mut stage_defs = vec!["_ord bigint".to_owned()];
-        stage_defs.extend(keys.iter().map(|k| format!("{k} text")));
+        stage_defs.extend(keys.iter().map(|k| format!("{k} text COLLATE \"C\"")));
         stage_defs.push(format!("{wm_text} text"));
         stage_defs.push(format!("{wm_num} text"));
         stage_defs.push(format!("{record} jsonb"));
@@ -196,10 +207,18 @@ impl Layout {
                 ),
             )
         };
+        let members = config
+            .keys()
+            .iter()
+            .map(String::as_str)
+            .chain(config.watermark_pointer())
+            .map(top_level_name)
+            .collect();
         Ok(Self {
             stream: stream.to_owned(),
             keys: config.keys().to_vec(),
             watermark: config.watermark_pointer().map(str::to_owned),
+            members,
             create,
             stage,
             create_stage,
@@ -214,6 +233,12 @@ impl Layout {
     pub(crate) fn keys_json(&self) -> String {
         serde_json::Value::from(self.keys.clone()).to_string()
     }
+}
+
+/// The member a pointer names when it is one level deep (`/a~1b` → `a/b`).
+fn top_level_name(pointer: &str) -> Option<String> {
+    let name = pointer.strip_prefix('/')?;
+    (!name.contains('/')).then(|| name.replace("~1", "/").replace("~0", "~"))
 }
 
 #[cfg(test)]
@@ -244,7 +269,29 @@ mod tests {
         assert!(!layout.merge_distinct.contains("DISTINCT ON"));
         assert!(layout.merge_distinct.contains("IS DISTINCT FROM"));
         assert_eq!(layout.stage, "\"_haul_stage_3\"");
+        assert_eq!(layout.members, None, "/order/id is not top-level");
+        assert!(
+            layout
+                .create
+                .contains("\"shop\" text COLLATE \"C\" NOT NULL")
+        );
         assert!(layout.create.starts_with("CREATE TABLE \"s\".\"orders\""));
+    }
+
+    #[test]
+    fn top_level_keys_and_watermark_are_read_in_one_pass() {
+        let layout = Layout::new(
+            "s",
+            &StreamConfig::new("t")
+                .primary_key(["/id", "/a~1b"])
+                .watermark("/updated~0at"),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            layout.members,
+            Some(vec!["id".into(), "a/b".into(), "updated~at".into()])
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! binary `COPY` in one transaction with its checkpoint.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use futures::SinkExt;
 use haul_core::Checkpoint;
-use haul_core::json::scalar_at;
+use haul_core::json::{members_at, scalar, scalar_at};
 use haul_sink::{
     Batch, PartitionBatch, PartitionState, SINGLE_PARTITION, Sink, SinkError, StreamConfig,
     check_partition_key, max_watermark,
@@ -21,8 +22,10 @@ use crate::jsonb::CopyRows;
 use crate::names::{check_schema, check_stream, quote};
 use crate::schema::{self, Layout, PARTITION, RECORD, SEQ, WM_NUM, WM_TEXT};
 
-/// How many bytes of COPY rows are sent at a time.
-const COPY_CHUNK: usize = 256 * 1024;
+/// How many bytes of COPY rows are sent at a time: small enough that the
+/// server parses the first records of a batch while the sink still reads
+/// the keys of the next ones.
+const COPY_CHUNK: usize = 64 * 1024;
 
 /// The lease a fenced sink writes under.
 #[derive(Debug, Clone)]
@@ -132,12 +135,42 @@ pub(crate) async fn setup(client: &mut Client, schema: &str) -> Result<(), tokio
     tx.commit().await
 }
 
-/// One record's columns, extracted before the connection is taken.
-struct Row<'a> {
-    keys: Vec<String>,
-    wm_text: Option<String>,
-    wm_num: Option<String>,
-    json: &'a str,
+/// The statements of a batch, prepared once per connection.
+struct Statements {
+    copy: Statement,
+    /// The merge that keeps the last version of each key (`DISTINCT ON`).
+    merge: Statement,
+    /// The merge of a batch whose keys are all distinct (no sort).
+    merge_distinct: Statement,
+    upsert: Statement,
+    /// The lease check of a fenced sink.
+    check: Option<Statement>,
+}
+
+/// Reads a record's key values then its watermark (the layout's pointers,
+/// in that order) into `values`: in one early-stopping pass when every
+/// pointer names a top-level member (`members`), else pointer by pointer.
+fn read_fields(
+    layout: &Layout,
+    members: Option<&[&str]>,
+    json: &str,
+    values: &mut Vec<Option<String>>,
+) {
+    values.clear();
+    match members.and_then(|names| members_at(json, names).ok().flatten()) {
+        Some(found) => values.extend(
+            found
+                .into_iter()
+                .map(|raw| raw.and_then(|r| scalar(r).ok().flatten())),
+        ),
+        None => values.extend(
+            layout
+                .keys
+                .iter()
+                .chain(&layout.watermark)
+                .map(|pointer| scalar_at(json, pointer).ok().flatten()),
+        ),
+    }
 }
 
 /// Numbers (JSON numbers or numeric strings) go to the `numeric` column and
@@ -428,7 +461,6 @@ impl PostgresSink {
         &self,
         conn: &mut conn::Conn,
         layout: &Layout,
-        rows: &[Row<'_>],
         states: &[(String, String, String, String)],
         batch: &PartitionBatch<'_>,
         mid_pass: bool,
@@ -440,18 +472,13 @@ impl PostgresSink {
                 .map_err(self.db("creating the staging table"))?;
             conn.staged.insert(layout.stage.clone());
         }
-        // Most batches repeat no key: their merge needs no DISTINCT ON sort.
-        let distinct = layout.keys.is_empty() || {
-            let mut seen = HashSet::with_capacity(rows.len());
-            rows.iter().all(|row| seen.insert(row.keys.as_slice()))
-        };
-        let (copy, merge, upsert, check) = self.statements(conn, layout, distinct).await?;
+        let statements = self.statements(conn, layout).await?;
         let tx = conn
             .client
             .transaction()
             .await
             .map_err(self.db("starting a transaction"))?;
-        self.check_fence(&tx, check.as_ref()).await?;
+        self.check_fence(&tx, statements.check.as_ref()).await?;
         if mid_pass
             && layout.keys.is_empty()
             && self
@@ -461,43 +488,96 @@ impl PostgresSink {
             tracing::debug!(stream = %layout.stream, "batch already committed (a replay): not written again");
             return tx.commit().await.map_err(self.db("committing"));
         }
-        if !rows.is_empty() {
-            let sink = tx.copy_in(&copy).await.map_err(self.db("starting COPY"))?;
-            let mut sink = std::pin::pin!(sink);
-            let fields = i16::try_from(layout.keys.len() + 4).unwrap_or(i16::MAX);
-            let too_long = |_| SinkError::Usage("a record or key longer than 2 GiB".to_owned());
-            let mut out = CopyRows::new(COPY_CHUNK);
-            for (ord, row) in rows.iter().enumerate() {
-                out.row(fields);
-                out.int8(ord as i64);
-                for key in &row.keys {
-                    out.text(Some(key)).map_err(too_long)?;
-                }
-                out.text(row.wm_text.as_deref()).map_err(too_long)?;
-                out.text(row.wm_num.as_deref()).map_err(too_long)?;
-                out.jsonb(row.json).map_err(too_long)?;
-                if out.len() >= COPY_CHUNK {
-                    sink.as_mut()
-                        .send(out.take())
-                        .await
-                        .map_err(self.db("copying records"))?;
-                }
-            }
-            out.finish();
-            sink.as_mut()
-                .send(out.take())
-                .await
-                .map_err(self.db("copying records"))?;
-            sink.as_mut()
-                .finish()
-                .await
-                .map_err(self.db("finishing COPY"))?;
-            tx.execute(&merge, &[&batch.partition])
+        if !batch.records.is_empty() {
+            let distinct = self
+                .copy_records(&tx, &statements.copy, layout, batch.records)
+                .await?;
+            // Most batches repeat no key: their merge needs no DISTINCT ON sort.
+            let merge = if distinct {
+                &statements.merge_distinct
+            } else {
+                &statements.merge
+            };
+            tx.execute(merge, &[&batch.partition])
                 .await
                 .map_err(self.db("merging records"))?;
         }
-        self.store_states(&tx, &upsert, states).await?;
+        self.store_states(&tx, &statements.upsert, states).await?;
         tx.commit().await.map_err(self.db("committing a batch"))
+    }
+
+    /// Sends `records` into the staging table by binary `COPY`, reading each
+    /// one's key and watermark on the way and sending in chunks, so the
+    /// server parses the first records while later ones are read. Returns
+    /// whether every key is distinct (by hash: a collision only costs the
+    /// sorting merge, which is right for any batch). A record without its
+    /// key fails the batch ([`SinkError::MissingKey`]): the COPY is aborted
+    /// and the transaction rolled back.
+    async fn copy_records(
+        &self,
+        tx: &Transaction<'_>,
+        copy: &Statement,
+        layout: &Layout,
+        records: &[haul_core::Record],
+    ) -> Result<bool, SinkError> {
+        let sink = tx.copy_in(copy).await.map_err(self.db("starting COPY"))?;
+        let mut sink = std::pin::pin!(sink);
+        let fields = i16::try_from(layout.keys.len() + 4).unwrap_or(i16::MAX);
+        let too_long = |_| SinkError::Usage("a record or key longer than 2 GiB".to_owned());
+        let members: Option<Vec<&str>> = layout
+            .members
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str).collect());
+        let key_count = layout.keys.len();
+        let hasher = RandomState::new();
+        let mut seen = HashSet::with_capacity(if key_count == 0 { 0 } else { records.len() });
+        let mut distinct = true;
+        let mut values = Vec::with_capacity(key_count + 1);
+        let mut out = CopyRows::new(COPY_CHUNK);
+        for (ord, record) in records.iter().enumerate() {
+            let json = record.as_str();
+            read_fields(layout, members.as_deref(), json, &mut values);
+            out.row(fields);
+            out.int8(ord as i64);
+            for (pointer, key) in layout.keys.iter().zip(&values) {
+                let Some(key) = key else {
+                    return Err(SinkError::MissingKey {
+                        stream: layout.stream.clone(),
+                        pointer: pointer.clone(),
+                        preview: haul_core::body_preview(json.as_bytes()),
+                    });
+                };
+                out.text(Some(key)).map_err(too_long)?;
+            }
+            if distinct && key_count > 0 {
+                distinct = seen.insert(hasher.hash_one(&values[..key_count]));
+            }
+            let watermark = if layout.watermark.is_some() {
+                values.get_mut(key_count).and_then(Option::take)
+            } else {
+                None
+            };
+            let (wm_text, wm_num) = split_watermark(watermark);
+            out.text(wm_text.as_deref()).map_err(too_long)?;
+            out.text(wm_num.as_deref()).map_err(too_long)?;
+            out.jsonb(json).map_err(too_long)?;
+            if out.len() >= COPY_CHUNK {
+                sink.as_mut()
+                    .send(out.take())
+                    .await
+                    .map_err(self.db("copying records"))?;
+            }
+        }
+        out.finish();
+        sink.as_mut()
+            .send(out.take())
+            .await
+            .map_err(self.db("copying records"))?;
+        sink.as_mut()
+            .finish()
+            .await
+            .map_err(self.db("finishing COPY"))?;
+        Ok(distinct)
     }
 
     /// States alone in one transaction, behind the fence.
@@ -531,26 +611,24 @@ impl PostgresSink {
             .map_err(self.db("committing partition states"))
     }
 
-    /// The batch's statements, prepared once per connection: COPY, merge,
-    /// state upsert and (for a fenced sink) the lease check.
+    /// The batch's statements, prepared once per connection: COPY, both
+    /// merges, state upsert and (for a fenced sink) the lease check.
     async fn statements(
         &self,
         conn: &mut conn::Conn,
         layout: &Layout,
-        distinct: bool,
-    ) -> Result<(Statement, Statement, Statement, Option<Statement>), SinkError> {
+    ) -> Result<Statements, SinkError> {
         let schema = &self.shared.schema;
         let copy = conn
             .prepare(&layout.copy)
             .await
             .map_err(self.db("preparing COPY"))?;
-        let merge_sql = if distinct {
-            &layout.merge_distinct
-        } else {
-            &layout.merge
-        };
         let merge = conn
-            .prepare(merge_sql)
+            .prepare(&layout.merge)
+            .await
+            .map_err(self.db("preparing the merge"))?;
+        let merge_distinct = conn
+            .prepare(&layout.merge_distinct)
             .await
             .map_err(self.db("preparing the merge"))?;
         let upsert = conn
@@ -565,7 +643,13 @@ impl PostgresSink {
             ),
             None => None,
         };
-        Ok((copy, merge, upsert, check))
+        Ok(Statements {
+            copy,
+            merge,
+            merge_distinct,
+            upsert,
+            check,
+        })
     }
 
     async fn watermark_of(
@@ -755,35 +839,6 @@ impl Sink for PostgresSink {
     async fn write_partition(&self, batch: PartitionBatch<'_>) -> Result<(), SinkError> {
         check_partition_key(batch.partition)?;
         let layout = self.layout(batch.stream)?;
-        let mut rows: Vec<Row<'_>> = Vec::with_capacity(batch.records.len());
-        for record in batch.records {
-            let json = record.as_str();
-            let mut keys = Vec::with_capacity(layout.keys.len());
-            for pointer in &layout.keys {
-                match scalar_at(json, pointer) {
-                    Ok(Some(key)) => keys.push(key),
-                    _ => {
-                        return Err(SinkError::MissingKey {
-                            stream: layout.stream.clone(),
-                            pointer: pointer.clone(),
-                            preview: haul_core::body_preview(json.as_bytes()),
-                        });
-                    }
-                }
-            }
-            let (wm_text, wm_num) = split_watermark(
-                layout
-                    .watermark
-                    .as_deref()
-                    .and_then(|p| scalar_at(json, p).ok().flatten()),
-            );
-            rows.push(Row {
-                keys,
-                wm_text,
-                wm_num,
-                json,
-            });
-        }
         let own = PartitionState {
             stream: batch.stream.to_owned(),
             partition: batch.partition.to_owned(),
@@ -807,7 +862,7 @@ impl Sink for PostgresSink {
 
         let mut conn = self.conn().await?;
         let result = self
-            .commit_batch(&mut conn, &layout, &rows, &states, &batch, mid_pass)
+            .commit_batch(&mut conn, &layout, &states, &batch, mid_pass)
             .await;
         conn.note(result, is_db)
     }

@@ -17,6 +17,7 @@ mod reference;
 mod report;
 mod sample;
 mod servers;
+mod sinks_alone;
 mod suite;
 mod svg;
 mod targets;

@@ -31,16 +31,19 @@ pub(crate) enum Section {
     Memory,
     /// Client CPU, the fake API in another process.
     Cpu,
+    /// The destinations alone: PostgresSink and SqliteSink.
+    Sinks,
 }
 
 impl Section {
-    const ALL: [(Section, &'static str); 6] = [
+    const ALL: [(Section, &'static str); 7] = [
         (Section::Sequential, "sequential"),
         (Section::Latency, "latency"),
         (Section::Connector, "connector"),
         (Section::Streams, "streams"),
         (Section::Memory, "memory"),
         (Section::Cpu, "cpu"),
+        (Section::Sinks, "sinks"),
     ];
 
     fn parse(name: &str) -> Result<Self, String> {
@@ -78,10 +81,16 @@ builds `xtask` in release and re-runs itself from target/release.
                into DIR/venv; skipped with a message if that fails
   --only SECTIONS
                run only these sections, comma-separated: sequential, latency,
-               connector, streams, memory, cpu (targets whose rows were not
+               connector, streams, memory, cpu, sinks (targets whose rows were not
                run are left out; for iterating, not for the README)
   --out DIR    where report.md, report.json and concurrency.svg go
                (default target/bench)
+
+Section 8 commits the demo's records straight into PostgresSink and
+SqliteSink (same records, same batches). It needs PostgreSQL: HAUL_POSTGRES,
+default `host=127.0.0.1 port=5432 user=postgres dbname=test`; it works in a
+schema of its own and drops it. Unreachable, those rows are skipped and the
+target says SKIPPED with the reason.
 
 It prints a markdown table and each target with its ratio and PASS/MISS, and
 exits 0 whether targets pass or miss: a benchmark reports, it does not gate.
@@ -148,6 +157,8 @@ impl Options {
                 streams_window: Duration::from_secs(5),
                 memory_sizes: [100_000, 1_000_000],
                 connector_partitions: 200,
+                sink_records: 100_000,
+                sink_reps: 2,
             }
         } else {
             Plan {
@@ -160,6 +171,8 @@ impl Options {
                 streams_window: Duration::from_secs(20),
                 memory_sizes: [100_000, 1_000_000],
                 connector_partitions: 200,
+                sink_records: 200_000,
+                sink_reps: 3,
             }
         }
     }
@@ -205,6 +218,10 @@ pub(crate) struct Plan {
     pub(crate) memory_sizes: [usize; 2],
     /// Partitions of the connector rows (each of [`CONNECTOR_PAGES`] pages).
     pub(crate) connector_partitions: usize,
+    /// Records committed per pass of the sinks-alone rows (section 8).
+    pub(crate) sink_records: usize,
+    /// Passes of each sinks-alone row (the median is reported).
+    pub(crate) sink_reps: usize,
 }
 
 impl Plan {

@@ -74,7 +74,7 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     }
     if options.runs(Section::Cpu) {
         eprintln!(
-            "[5/5] client CPU: raw RawValue loop and haul (null sink), fake API in another process"
+            "[5/6] client CPU: raw RawValue loop and haul (null sink), fake API in another process"
         );
         found.cpu = Some(super::cpu::rows(
             plan.seq_records,
@@ -88,6 +88,21 @@ pub(crate) fn run(options: Options) -> Result<ExitCode, String> {
     }
     if !options.runs_all() {
         notes.push("A partial run (--only): only the sections asked for were measured.".to_owned());
+    }
+    if options.runs(Section::Sinks) {
+        eprintln!(
+            "[6/6] destinations alone: {} records in batches of {} into PostgresSink and SqliteSink",
+            plan.sink_records,
+            super::sinks_alone::BATCH
+        );
+        found.sinks_alone = Some(super::sinks_alone::rows(
+            &client,
+            SEED,
+            plan.sink_records,
+            plan.sink_reps,
+            &scratch,
+            &mut rows,
+        ));
     }
     rows.sort_by_key(|r| r.section);
 
@@ -146,7 +161,7 @@ fn sequential(
     rows: &mut Vec<Row>,
     found: &mut Found,
 ) -> Result<(), String> {
-    eprintln!("[1/5] sequential cursor pages, no latency: raw loop and haul into 3 sinks");
+    eprintln!("[1/6] sequential cursor pages, no latency: raw loop and haul into 3 sinks");
     let server = host.plain(dataset)?;
     let base = server.url("/");
     let expect = |s: Sample, what: &str| {
@@ -242,7 +257,7 @@ fn sequential(
         )),
     );
     if options.peers {
-        eprintln!("[1/5] peer: dlt RESTClient.paginate on the same server");
+        eprintln!("[1/6] peer: dlt RESTClient.paginate on the same server");
         let peer = peers::dlt(&base, &options.out, plan.peer_reps, plan.seq_records as u64);
         match &peer {
             Peer::Measured { samples, version } => {
@@ -269,7 +284,7 @@ fn concurrency(
     found: &mut Found,
 ) -> Result<(), String> {
     eprintln!(
-        "[2/5] offset pages at {LATENCY:?} per request, K = {KS:?}: raw buffer_unordered and haul"
+        "[2/6] offset pages at {LATENCY:?} per request, K = {KS:?}: raw buffer_unordered and haul"
     );
     let server = host.with_latency(dataset)?;
     let base = server.url("/");
@@ -375,7 +390,7 @@ fn connector_rows(
 ) -> Result<(usize, f64, f64), String> {
     let partitions = plan.connector_partitions;
     eprintln!(
-        "[2/5] connector: {partitions} partitions × {CONNECTOR_PAGES} pages at {LATENCY:?} per request, 1 and {CONNECTOR_IN_FLIGHT} in flight"
+        "[2/6] connector: {partitions} partitions × {CONNECTOR_PAGES} pages at {LATENCY:?} per request, 1 and {CONNECTOR_IN_FLIGHT} in flight"
     );
     // Exactly five pages, so each partition walks `/link` to its end.
     let dataset = Dataset::generate(SEED, CONNECTOR_PAGES * CONNECTOR_PAGE_SIZE);
@@ -454,7 +469,7 @@ fn streams(
     ];
     for (name, limiter, ietf_only, required) in limiters {
         eprintln!(
-            "[3/5] {STREAMS} streams sharing one {name} for {:?} (server limit {STREAM_RATE}/s)",
+            "[3/6] {STREAMS} streams sharing one {name} for {:?} (server limit {STREAM_RATE}/s)",
             plan.streams_window
         );
         let server = if ietf_only {
@@ -511,7 +526,7 @@ fn memory_rows(
     found: &mut Found,
 ) {
     for records in plan.memory_sizes {
-        eprintln!("[4/5] memory: a child process extracts {records} records into SQLite");
+        eprintln!("[4/6] memory: a child process extracts {records} records into SQLite");
         let result = memory::measure(host, SEED, records, scratch);
         match &result {
             Ok(report) => {

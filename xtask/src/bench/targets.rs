@@ -34,6 +34,8 @@ pub(crate) struct Found {
     /// The connector rows: partitions, and pages/s sequential and with
     /// `CONNECTOR_IN_FLIGHT` in flight.
     pub(crate) connector: Option<Result<(usize, f64, f64), String>>,
+    /// The destinations alone (section 8): PostgreSQL and SQLite.
+    pub(crate) sinks_alone: Option<super::sinks_alone::SinksFound>,
 }
 
 /// Every target from what the run found; a skipped peer also adds a note.
@@ -53,6 +55,7 @@ pub(crate) fn targets(found: &Found, notes: &mut Vec<String>) -> Vec<Target> {
         rss_targets(found, &mut targets);
     }
     dlt_target(found, notes, &mut targets);
+    sinks_alone_target(found, &mut targets);
     targets
 }
 
@@ -168,6 +171,7 @@ fn streams_targets(found: &Found, targets: &mut Vec<Target>) {
                     ratio,
                     required: range,
                     pass: ratio >= *required && ratio <= 1.02 && *over == 0,
+                    skipped: false,
                 }
             }
             Err(e) => Target::not_measured(&title, e.clone(), &range),
@@ -298,6 +302,42 @@ fn cpu_targets(found: &Found, targets: &mut Vec<Target>) {
             None => {}
         }
     }
+}
+
+/// PostgresSink's new rows against its absolute target, SQLite's figure
+/// beside it; skipped (with the reason) when PostgreSQL is unreachable.
+fn sinks_alone_target(found: &Found, targets: &mut Vec<Target>) {
+    use super::sinks_alone::{BATCH, PG_TARGET};
+    let Some(sinks) = &found.sinks_alone else {
+        return;
+    };
+    let title = format!(
+        "PostgresSink, new rows, vs {} records/s ({} demo records, batches of {}; SqliteSink beside it)",
+        thousands(PG_TARGET),
+        thousands(sinks.records as f64),
+        thousands(BATCH as f64)
+    );
+    let lite = match &sinks.sqlite {
+        Ok(rate) => format!("SqliteSink {} records/s", thousands(*rate)),
+        Err(e) => format!("SqliteSink failed: {e}"),
+    };
+    targets.push(match &sinks.postgres {
+        Ok(rate) => Target::at_least(
+            &title,
+            format!(
+                "PostgresSink {} records/s; {lite} (PostgreSQL {:.2}× SQLite)",
+                thousands(*rate),
+                match &sinks.sqlite {
+                    Ok(l) if *l > 0.0 => rate / l,
+                    _ => f64::NAN,
+                }
+            ),
+            *rate,
+            PG_TARGET,
+            1.0,
+        ),
+        Err(why) => Target::skipped(&title, format!("{why}; {lite}"), "≥ 1.00×"),
+    });
 }
 
 /// Requests per second with one decimal.
