@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod observe;
+mod pg;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -49,6 +50,7 @@ const EXAMPLES: &str = "Examples:
   haul validate examples/specs/github.toml
   haul check examples/specs/github.toml --set base_url=http://127.0.0.1:8080
   haul run examples/specs/github.toml --sink sqlite:github.db --report run.json
+  haul run examples/specs/github.toml --sink 'postgres://haul@db:5432/warehouse?schema=github'
   haul list examples/specs/github.toml
   haul state show examples/specs/github.toml --stream issues
   haul schema > haul-spec.schema.json
@@ -114,7 +116,8 @@ enum Command {
         /// The max-pages guard of every partition (exceeding it fails the partition).
         #[arg(long)]
         max_pages: Option<u64>,
-        /// Where records go: `sqlite:PATH` or `jsonl:DIR` (default: the spec's `[sink]`).
+        /// Where records go: `sqlite:PATH`, `jsonl:DIR` or
+        /// `postgres://USER[:PASSWORD]@HOST:PORT/DB?schema=NAME` (default: the spec's `[sink]`).
         #[arg(long)]
         sink: Option<String>,
         /// Write a JSON report (summary, failed partitions, exit code) to FILE.
@@ -428,13 +431,9 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
             Err(e) => return report_error(&SpecError::from(e)),
         };
     }
-    let url = match r.sink_url(o.sink.as_deref()) {
-        Ok(u) => u,
-        Err(e) => return report_error(&e),
-    };
-    let sink = match r.open_sink(&url) {
-        Ok(s) => s,
-        Err(e) => return report_error(&e),
+    let (sink, url) = match open_destination(r, o.sink.as_deref()).await {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     tracing::info!(connector = connector.name(), sink = %url, "run started");
     let outcome = connector.run_until(&*sink, observe::interrupted()).await;
@@ -481,7 +480,7 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
         connector: connector.name(),
         status,
         exit_code: code,
-        sink: url.to_string(),
+        sink: url,
         summary,
         failed,
         error,
@@ -545,12 +544,39 @@ async fn list(r: &Resolved, sink: Option<&str>) -> u8 {
     EX_OK
 }
 
-/// The stored state, if the sink exists (never creates it).
+/// Opens the sink a verb writes to or reads: `--sink` (a PostgreSQL URL is
+/// handled here, through the facade's `postgres` feature) or the spec's.
+/// Returns it with its URL for display, a password masked.
+async fn open_destination(
+    r: &Resolved,
+    sink: Option<&str>,
+) -> Result<(Box<dyn haul::Sink>, String), u8> {
+    if let Some(url) = sink.filter(|u| pg::is_postgres(u)) {
+        let parsed = pg::PgUrl::parse(url).map_err(|e| {
+            eprintln!("haul: --sink: {e}");
+            EX_CONFIG
+        })?;
+        let opened = parsed.open(&r.primary_keys()).await.map_err(|e| {
+            eprintln!("haul: {e}");
+            EX_FAILURE
+        })?;
+        return Ok((Box::new(opened), parsed.to_string()));
+    }
+    let url = r.sink_url(sink).map_err(|e| report_error(&e))?;
+    let opened = r.open_sink(&url).map_err(|e| report_error(&e))?;
+    Ok((opened, url.to_string()))
+}
+
+/// The stored state, if the sink exists (never creates a file sink).
 async fn stored_state(
     r: &Resolved,
     streams: &[String],
     sink: Option<&str>,
 ) -> Option<Vec<haul::sink::PartitionState>> {
+    if sink.is_some_and(pg::is_postgres) {
+        let (opened, _) = open_destination(r, sink).await.ok()?;
+        return r.state(&*opened, streams).await.ok();
+    }
     let url = r.sink_url(sink).ok()?;
     match &url {
         haul_spec::SinkUrl::Sqlite(p) | haul_spec::SinkUrl::JsonLines(p) if !p.exists() => None,
@@ -562,6 +588,12 @@ async fn stored_state(
 }
 
 async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool) -> u8 {
+    if sink.is_some_and(pg::is_postgres) {
+        return match open_destination(r, sink).await {
+            Ok((opened, url)) => state_of(r, streams, &*opened, &url, reset).await,
+            Err(code) => code,
+        };
+    }
     let url = match r.sink_url(sink) {
         Ok(u) => u,
         Err(e) => return report_error(&e),
@@ -578,8 +610,19 @@ async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool
         Ok(s) => s,
         Err(e) => return report_error(&e),
     };
+    state_of(r, streams, &*opened, &url.to_string(), reset).await
+}
+
+/// Shows or resets the state stored in `opened` (shown as `url`).
+async fn state_of(
+    r: &Resolved,
+    streams: &[String],
+    opened: &dyn haul::Sink,
+    url: &str,
+    reset: bool,
+) -> u8 {
     if reset {
-        return match r.reset_state(&*opened, streams).await {
+        return match r.reset_state(opened, streams).await {
             Ok(n) => {
                 say!(
                     "reset {n} partition(s) in {url}; the next run starts a fresh pass (use --full-refresh to ignore watermarks too)"
@@ -589,7 +632,7 @@ async fn state(r: &Resolved, streams: &[String], sink: Option<&str>, reset: bool
             Err(e) => report_error(&e),
         };
     }
-    match r.state(&*opened, streams).await {
+    match r.state(opened, streams).await {
         Ok(states) => {
             for p in states {
                 let position = match &p.checkpoint.position {

@@ -15,7 +15,7 @@ use haul_testkit::{
 use crate::{example, haul, text};
 
 /// The example spec for `api`, its stream, and the secret env var it reads.
-fn spec_of(api: Emulation) -> (&'static str, &'static str, &'static str) {
+pub(crate) fn spec_of(api: Emulation) -> (&'static str, &'static str, &'static str) {
     match api {
         Emulation::GitHub => ("github", "issues", "GITHUB_TOKEN"),
         Emulation::Stripe => ("stripe", "customers", "STRIPE_API_KEY"),
@@ -25,7 +25,7 @@ fn spec_of(api: Emulation) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-async fn server(records: usize, slow: bool) -> RunningServer {
+pub(crate) async fn server(records: usize, slow: bool) -> RunningServer {
     let mut b = FakeApi::builder().dataset(Dataset::generate(11, records));
     if slow {
         b = b.max_page_size(10).throttle(
@@ -35,12 +35,12 @@ async fn server(records: usize, slow: bool) -> RunningServer {
     b.build().start().await.unwrap()
 }
 
-fn base_url(server: &RunningServer) -> String {
+pub(crate) fn base_url(server: &RunningServer) -> String {
     server.url("/").as_str().trim_end_matches('/').to_owned()
 }
 
 /// Runs the binary on a blocking thread (the server lives on this runtime).
-async fn haul_async(
+pub(crate) async fn haul_async(
     dir: &Path,
     args: Vec<String>,
     env: Vec<(String, String)>,
