@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use haul_core::{Clock, Request, Sleeper, SystemClock, TokioSleeper};
 use haul_paginate::Paginator;
-use haul_ratelimit::{HeaderAdaptive, RateLimiter};
+use haul_ratelimit::{HeaderAdaptive, RateLimiter, SharedBudget};
 use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, AuthTransport, ReqwestTransport, Transport};
 
@@ -31,6 +31,7 @@ pub const DEFAULT_MAX_PAGES: u64 = 100_000;
 /// | max pages | 100,000 per pass (see [`max_pages`](ExtractorBuilder::max_pages)) |
 /// | max empty pages | 3 consecutive pages without records while the API offers more end the pass |
 /// | max records per page | 250,000 |
+/// | shared budget | none: nothing is asked of another process (see [`shared_budget`](Self::shared_budget)) |
 /// | max throttle wait | 5 minutes (one rate-limiter wait) |
 /// | concurrency | 1 (pages in flight when the remaining requests are known) |
 #[derive(Default)]
@@ -43,6 +44,7 @@ pub struct ExtractorBuilder {
     retry: Option<Arc<dyn RetryPolicy>>,
     classifier: Option<Arc<dyn Classifier>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    shared_budget: Option<Arc<dyn SharedBudget>>,
     clock: Option<Arc<dyn Clock>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     observer: Option<Arc<dyn Observer>>,
@@ -154,6 +156,50 @@ impl ExtractorBuilder {
     /// The rate limiter (pass an `Arc` to share it between extractors).
     pub fn rate_limiter(mut self, limiter: impl RateLimiter + 'static) -> Self {
         self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// A rate budget shared with every other process (worker) that calls
+    /// the same API, such as `haul_redis::RedisBudget` (the `haul` facade's
+    /// `redis` feature). Each attempt, retries included, takes the local
+    /// [`rate_limiter`](Self::rate_limiter)'s permit and then one slot of
+    /// the budget; a throttle seen here (a 429 or GitHub's 403 with
+    /// `X-RateLimit-Remaining: 0`, with its `Retry-After` or reset, or a
+    /// success with `Remaining: 0` and a reset) penalizes the budget, so every
+    /// worker pauses as long as this one. A slot the budget refuses fails the
+    /// run with [`ExtractError::SharedBudget`](crate::ExtractError::SharedBudget)
+    /// before the request is sent. Default: none (no cost per request).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use haul_extractor::Extractor;
+    /// use haul_paginate::CursorPaginator;
+    /// use haul_ratelimit::{SharedBudget, SharedBudgetError};
+    ///
+    /// /// Stands in for `haul_redis::RedisBudget` here.
+    /// #[derive(Debug)]
+    /// struct Fleet;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl SharedBudget for Fleet {
+    ///     async fn acquire(&self, _cost: u32) -> Result<(), SharedBudgetError> {
+    ///         Ok(())
+    ///     }
+    ///     async fn penalize(&self, _pause: Duration) {}
+    /// }
+    ///
+    /// let budget: Arc<dyn SharedBudget> = Arc::new(Fleet);
+    /// let extractor = Extractor::builder()
+    ///     .url("https://api.example.com/items")
+    ///     .paginator(CursorPaginator::new("/next", "cursor").records_at("/data"))
+    ///     .shared_budget(Arc::clone(&budget))
+    ///     .build()?;
+    /// # let _ = extractor;
+    /// # Ok::<(), haul_extractor::BuildError>(())
+    /// ```
+    pub fn shared_budget(mut self, budget: Arc<dyn SharedBudget>) -> Self {
+        self.shared_budget = Some(budget);
         self
     }
 
@@ -336,6 +382,7 @@ impl ExtractorBuilder {
             limiter: self
                 .limiter
                 .unwrap_or_else(|| Arc::new(HeaderAdaptive::new())),
+            shared_budget: self.shared_budget,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),

@@ -82,6 +82,19 @@ pub enum ExtractError {
         /// The configured maximum.
         max: std::time::Duration,
     },
+    /// The shared rate budget (see
+    /// [`ExtractorBuilder::shared_budget`](crate::ExtractorBuilder::shared_budget))
+    /// granted no slot for a request, which was therefore not sent: its
+    /// server is unreachable under a fail-fast outage policy, or it refused
+    /// the request. Everything fetched before it is committed.
+    #[error("no slot of the shared rate budget for {url}, so the request was not sent: {source}")]
+    SharedBudget {
+        /// Masked URL of the request that was not sent.
+        url: MaskedUrl,
+        /// Why the budget granted no slot.
+        #[source]
+        source: haul_ratelimit::SharedBudgetError,
+    },
     /// A page carried more records than the configured sanity limit.
     #[error(
         "the page from {url} has {count} records, more than the limit of {max} (raise it with `ExtractorBuilder::max_records_per_page`)"
@@ -161,6 +174,7 @@ impl ExtractError {
             ExtractError::Http { status, .. } if status.is_server_error() => ErrorKind::HttpServer,
             ExtractError::Http { .. } => ErrorKind::HttpClient,
             ExtractError::ThrottledTooLong { .. } => ErrorKind::Throttled,
+            ExtractError::SharedBudget { .. } => ErrorKind::SharedBudget,
             ExtractError::Paginate(_)
             | ExtractError::TooManyRecords { .. }
             | ExtractError::Contradiction { .. } => ErrorKind::Pagination,
@@ -204,6 +218,9 @@ pub enum ErrorKind {
     HttpServer,
     /// Rate limited: a 429 after every retry, or a wait longer than allowed.
     Throttled,
+    /// The shared rate budget granted no slot (its server unreachable under
+    /// a fail-fast outage policy, or a refusal): nothing was sent; try later.
+    SharedBudget,
     /// Pagination failed: a cycle, the page limit, an unexpected body, a
     /// refused cross-origin link, too many records on a page, an empty page
     /// contradicting the page before.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use haul_core::redact::is_sensitive_header;
 use haul_core::{Record, Request, Response, TransportError, TransportErrorKind};
 use haul_paginate::{PageContext, PageState, PaginateError};
-use haul_ratelimit::{RateLimiter, Reservation};
+use haul_ratelimit::{RateLimitHeaders, RateLimiter, Reservation, SharedBudget};
 use haul_retry::{Classification, Outcome, RetryContext, RetryDecision};
 
 use crate::ExtractError;
@@ -68,7 +68,10 @@ pub(crate) async fn fetch(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        wait_for_permit(&inner, &request, stats).await?;
+        let at = wait_for_permit(&inner, &request, stats).await?;
+        if let Some(budget) = &inner.shared_budget {
+            acquire_shared(budget.as_ref(), &inner, at, &url, attempt, stats).await?;
+        }
         tracing::debug!(stream, method = %request.method, url = %url, attempt, "sending request");
         inner.observer.on_event(&Event::RequestSent {
             stream,
@@ -106,6 +109,14 @@ pub(crate) async fn fetch(
             inner
                 .limiter
                 .throttled(response, inner.clock.now(), inner.clock.wall());
+        }
+        // A throttle seen here pauses every process sharing the budget.
+        let mut penalized = false;
+        if let (Some(budget), Ok(response)) = (&inner.shared_budget, &result)
+            && let Some(pause) = server_pause(&inner, response, &classification)
+        {
+            penalize_shared(budget.as_ref(), &inner, &url, response, pause).await;
+            penalized = true;
         }
         let mut classification = classification;
         let result: Result<Response, Unusable> = match result {
@@ -194,6 +205,13 @@ pub(crate) async fn fetch(
                     reason: &reason,
                 });
                 if matches!(classification, Classification::Throttled { .. }) {
+                    if let (Some(budget), Ok(response), false) =
+                        (&inner.shared_budget, &result, penalized)
+                    {
+                        // A throttle that named no pause: the others wait
+                        // as long as the retry policy makes this one wait.
+                        penalize_shared(budget.as_ref(), &inner, &url, response, delay).await;
+                    }
                     stats.throttle_wait += delay;
                     inner.observer.on_event(&Event::ThrottleWait {
                         stream,
@@ -270,16 +288,17 @@ impl Drop for ReservationGuard<'_> {
 }
 
 /// Reserves a permit and sleeps until its time: the limiter's schedule
-/// advanced at the reservation, so a late wake-up loses nothing.
+/// advanced at the reservation, so a late wake-up loses nothing. Returns
+/// the permit's time (for [`RateLimiter::cancel`] if it goes unused).
 async fn wait_for_permit(
     inner: &Plan,
     request: &Request,
     stats: &mut FetchStats,
-) -> Result<(), ExtractError> {
+) -> Result<Duration, ExtractError> {
     loop {
         let now = inner.clock.now();
         let (wait, reserved) = match inner.limiter.reserve(now) {
-            Reservation::At(at) if at <= now => return Ok(()),
+            Reservation::At(at) if at <= now => return Ok(at),
             Reservation::At(at) => (at - now, Some(at)),
             Reservation::Wait(wait) => (wait, None),
         };
@@ -306,12 +325,91 @@ async fn wait_for_permit(
             wait,
         });
         inner.sleeper.sleep(wait).await;
-        if reserved.is_some() {
+        if let Some(at) = reserved {
             // Slept until the reserved time: the permit is used now.
             guard.at = None;
-            return Ok(());
+            return Ok(at);
         }
     }
+}
+
+/// Takes one slot of the shared budget for an attempt whose local permit
+/// (reserved for `at`) is already taken. Until the slot comes, the local
+/// permit is unused: a refusal, or the future dropped while waiting, hands
+/// it back to the limiter (so a concurrency cap does not leak it).
+async fn acquire_shared(
+    budget: &dyn SharedBudget,
+    inner: &Plan,
+    at: Duration,
+    url: &haul_core::MaskedUrl,
+    attempt: u32,
+    stats: &mut FetchStats,
+) -> Result<(), ExtractError> {
+    let mut guard = ReservationGuard {
+        limiter: inner.limiter.as_ref(),
+        at: Some(at),
+    };
+    let asked = inner.clock.now();
+    if let Err(source) = budget.acquire(1).await {
+        tracing::warn!(stream = %inner.stream, url = %url, attempt, error = %source,
+            "the shared rate budget granted no slot: the request is not sent");
+        // `guard` hands the local permit back.
+        return Err(ExtractError::SharedBudget {
+            url: url.clone(),
+            source,
+        });
+    }
+    guard.at = None;
+    let waited = inner.clock.now().saturating_sub(asked);
+    tracing::debug!(stream = %inner.stream, url = %url, attempt, waited = ?waited, "shared budget slot taken");
+    if !waited.is_zero() {
+        stats.throttle_wait += waited;
+    }
+    Ok(())
+}
+
+/// How long every process sharing the budget should pause after
+/// `response`, or `None`: for a throttle (as the classifier judged it), its
+/// `Retry-After`, else what the local limiter learned from it; for any
+/// response saying `Remaining: 0` with a reset, the time to that reset as
+/// the local limiter bounds it (servers round resets up to whole seconds;
+/// [`HeaderAdaptive`](haul_ratelimit::HeaderAdaptive) keeps the tightest
+/// bound), else as the response says. Headers are parsed by the same
+/// [`RateLimitHeaders`] the limiter uses.
+fn server_pause(
+    inner: &Plan,
+    response: &Response,
+    classification: &Classification,
+) -> Option<Duration> {
+    let now = inner.clock.now();
+    let throttled = matches!(classification, Classification::Throttled { .. });
+    if throttled && let Some(asked) = classification.retry_after() {
+        return Some(asked);
+    }
+    let headers = RateLimitHeaders::parse(response, inner.clock.wall());
+    let exhausted = match (headers.remaining, headers.reset_in) {
+        (Some(0), Some(reset)) => Some(reset),
+        _ => None,
+    };
+    if throttled || exhausted.is_some() {
+        inner.limiter.server_pause(now).or(exhausted)
+    } else {
+        None
+    }
+}
+
+/// Passes a throttle on to the shared budget (logged at info; the budget
+/// itself logs what it does with it).
+async fn penalize_shared(
+    budget: &dyn SharedBudget,
+    inner: &Plan,
+    url: &haul_core::MaskedUrl,
+    response: &Response,
+    pause: Duration,
+) {
+    tracing::info!(stream = %inner.stream, url = %url, status = %response.status, pause = ?pause,
+        "throttle seen: pausing every worker of the shared rate budget");
+    budget.penalize(pause).await;
 }
 
 /// A request bound for another origin than the configured one (a followed

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use haul_core::{Clock, Request, Sleeper};
 use haul_paginate::Paginator;
-use haul_ratelimit::RateLimiter;
+use haul_ratelimit::{RateLimiter, SharedBudget};
 use haul_retry::{Classifier, RetryPolicy};
 use haul_transport::Transport;
 
@@ -37,6 +37,9 @@ pub(crate) struct Plan {
     pub(crate) retry: Arc<dyn RetryPolicy>,
     pub(crate) classifier: Arc<dyn Classifier>,
     pub(crate) limiter: Arc<dyn RateLimiter>,
+    /// A budget shared with other processes: one slot per attempt, after
+    /// the local limiter's permit; throttles seen here penalize it.
+    pub(crate) shared_budget: Option<Arc<dyn SharedBudget>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) observer: Arc<dyn Observer>,

@@ -470,6 +470,20 @@ impl RateLimiter for HeaderAdaptive {
         s.released_stale = s.stale_in_flight > 0;
         s.stale_in_flight = s.stale_in_flight.saturating_sub(1);
     }
+
+    fn server_pause(&self, now: Duration) -> Option<Duration> {
+        let s = self.state();
+        // The budget is spent until the reset (the tightest bound kept,
+        // plus the margin), exactly as `try_acquire` waits for it.
+        let exhausted = match (s.remaining, s.reset_at) {
+            (Some(0), Some(reset_at)) => Some(reset_at + self.margin(&s)),
+            _ => None,
+        };
+        s.blocked_until
+            .max(exhausted)
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+    }
 }
 
 #[cfg(test)]
@@ -486,6 +500,51 @@ mod tests {
             r = r.with_header(k, v);
         }
         r
+    }
+
+    #[test]
+    fn the_server_pause_is_the_wait_try_acquire_honours() {
+        let limiter = HeaderAdaptive::new().reset_margin(Duration::from_millis(5));
+        assert_eq!(limiter.server_pause(Duration::ZERO), None);
+        // The first response of a window bounds its reset tightly (0.4 s);
+        // the last one, rounded up, says a whole second.
+        assert_eq!(limiter.try_acquire(Duration::ZERO), Permit::Granted);
+        limiter.release();
+        let first = [
+            ("x-ratelimit-limit", "2"),
+            ("x-ratelimit-remaining", "1"),
+            ("x-ratelimit-reset", "0.4"),
+        ];
+        limiter.observe(&resp(&first), Duration::ZERO, SystemTime::now());
+        assert_eq!(
+            limiter.try_acquire(Duration::from_millis(100)),
+            Permit::Granted
+        );
+        limiter.release();
+        let last = [
+            ("x-ratelimit-limit", "2"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1"),
+        ];
+        let now = Duration::from_millis(100);
+        limiter.observe(&resp(&last), now, SystemTime::now());
+        let pause = limiter.server_pause(now);
+        assert_eq!(pause, Some(Duration::from_millis(305)));
+        assert_eq!(
+            limiter.try_acquire(now),
+            Permit::Wait(Duration::from_millis(305))
+        );
+        // Taking nothing: asking again says the same, and past the reset nothing.
+        assert_eq!(limiter.server_pause(now), pause);
+        assert_eq!(limiter.server_pause(Duration::from_millis(405)), None);
+        // A Retry-After blocks as long as it says.
+        let mut throttled = resp(&[("retry-after", "3")]);
+        throttled.status = http::StatusCode::TOO_MANY_REQUESTS;
+        limiter.observe(&throttled, Duration::from_secs(1), SystemTime::now());
+        assert_eq!(
+            limiter.server_pause(Duration::from_secs(1)),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]

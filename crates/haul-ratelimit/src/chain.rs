@@ -133,6 +133,13 @@ impl RateLimiter for AllOf {
             limiter.release();
         }
     }
+
+    fn server_pause(&self, now: Duration) -> Option<Duration> {
+        self.limiters
+            .iter()
+            .filter_map(|limiter| limiter.server_pause(now))
+            .max()
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,11 @@
 //!   server advertises none (CUBIC, as the AWS SDKs' adaptive mode);
 //! - [`AllOf`]: composes them; [`Unlimited`]: grants everything.
 //!
+//! Across processes, [`SharedBudget`] is the async contract of a budget
+//! that many workers draw on (`haul_redis::RedisBudget` keeps one in
+//! Redis): the extractor takes the local limiter's permit, then a shared
+//! slot, and passes every throttle it sees on as a penalty.
+//!
 //! Limiters are synchronous and take time as an argument, so their laws are
 //! property-tested under a fake clock. The extractor
 //! [reserves](RateLimiter::reserve) a permit and sleeps until its time
@@ -45,6 +50,7 @@ mod chain;
 mod concurrency;
 mod limiter;
 mod pacer;
+mod shared;
 mod vendor;
 
 pub use adaptive::{HeaderAdaptive, RateLimitHeaders};
@@ -54,4 +60,5 @@ pub use chain::AllOf;
 pub use concurrency::MaxInFlight;
 pub use limiter::{Permit, RateLimiter, Reservation, Unlimited};
 pub use pacer::FixedRate;
+pub use shared::{SharedBudget, SharedBudgetError};
 pub use vendor::{HeaderFamily, VendorHeaders};

@@ -88,6 +88,17 @@ pub trait RateLimiter: Send + Sync {
     /// Says a request sent under a granted permit has completed (successfully
     /// or not). Called exactly once per used permit; concurrency limits need it.
     fn release(&self) {}
+
+    /// How long from `now` the limiter will grant nothing because a server
+    /// said so — a `Retry-After`, or `Remaining: 0` until a reset (the
+    /// tightest bound of the reset it learned) — or `None`. Takes no permit.
+    /// The extractor passes it on to a [`SharedBudget`](crate::SharedBudget)
+    /// as the penalty, so every worker pauses as long as this one will.
+    /// Default: `None` (a limiter that does not read the server's headers).
+    fn server_pause(&self, now: Duration) -> Option<Duration> {
+        let _ = now;
+        None
+    }
 }
 
 macro_rules! forward_limiter {
@@ -103,6 +114,7 @@ macro_rules! forward_limiter {
             }
             fn cancel(&self, at: Duration) { (**self).cancel(at) }
             fn release(&self) { (**self).release() }
+            fn server_pause(&self, now: Duration) -> Option<Duration> { (**self).server_pause(now) }
         }
     )*};
 }

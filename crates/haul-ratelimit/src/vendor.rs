@@ -198,6 +198,10 @@ impl<L: RateLimiter> RateLimiter for VendorHeaders<L> {
     fn release(&self) {
         self.inner.release();
     }
+
+    fn server_pause(&self, now: Duration) -> Option<Duration> {
+        self.inner.server_pause(now)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use haul_ratelimit::{FixedRate, RateLimiter, Reservation};
+use haul_ratelimit::{FixedRate, RateLimiter, Reservation, SharedBudget, SharedBudgetError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use tokio::time::Instant;
@@ -540,6 +540,37 @@ impl RedisBudget {
     fn recovered(&self) {
         if self.down.swap(false, Ordering::Relaxed) {
             tracing::info!(budget = %self.name, "Redis reachable again: the shared budget resumes");
+        }
+    }
+}
+
+/// The extractor's view of the budget (`ExtractorBuilder::shared_budget`,
+/// `ConnectorBuilder::shared_budget`): [`acquire`](SharedBudget::acquire)
+/// is [`RedisBudget::acquire`] (it sleeps until the slot; a future dropped
+/// while sleeping loses its slot: the rate dips, the quota holds), and
+/// [`penalize`](SharedBudget::penalize) is [`RedisBudget::penalize`], whose
+/// failure under [`OutagePolicy::Fail`] is logged, not returned (the
+/// throttled worker waits anyway; the next `acquire` reports the outage).
+#[async_trait::async_trait]
+impl SharedBudget for RedisBudget {
+    async fn acquire(&self, cost: u32) -> Result<(), SharedBudgetError> {
+        match RedisBudget::acquire(self, cost).await {
+            Ok(_) => Ok(()),
+            Err(e @ BudgetError::Unavailable { .. }) => Err(SharedBudgetError::Unavailable {
+                budget: self.name.clone(),
+                source: Box::new(e),
+            }),
+            Err(e) => Err(SharedBudgetError::Refused {
+                budget: self.name.clone(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    async fn penalize(&self, pause: Duration) {
+        if let Err(e) = RedisBudget::penalize(self, pause).await {
+            tracing::warn!(budget = %self.name, ?pause, error = %e,
+                "the penalty could not be shared: only this worker pauses");
         }
     }
 }

@@ -27,9 +27,14 @@
 //!   a local pacer at a declared fraction of the quota, or fail with
 //!   [`BudgetError::Unavailable`].
 //!
-//! The budget is an async handle of its own: haul-ratelimit's `RateLimiter`
-//! trait is synchronous and I/O-free, so a budget that must ask a server is
-//! not one of its implementations.
+//! - **The extractor.** A `RedisBudget` is a
+//!   [`SharedBudget`](haul_ratelimit::SharedBudget): pass it (in an `Arc`)
+//!   to `ExtractorBuilder::shared_budget` or `ConnectorBuilder::shared_budget`
+//!   (the `haul` facade's `redis` feature). Each attempt then takes the
+//!   local limiter's permit and one slot here, and every throttle the
+//!   extractor sees is passed on as a penalty. haul-ratelimit's
+//!   `RateLimiter` stays synchronous and I/O-free: the budget is the async
+//!   contract next to it, not one of its implementations.
 //!
 //! ```
 //! use haul_redis::{BudgetConfig, BudgetError, OutagePolicy, RedisBudget};
@@ -49,6 +54,25 @@
 //! };
 //! // … send the request; on a 429 with `Retry-After: 1`:
 //! budget.penalize(Duration::from_secs(1)).await?; // every worker pauses 1 s
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Handed to the extractor as a [`SharedBudget`](haul_ratelimit::SharedBudget):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use haul_ratelimit::SharedBudget;
+//! use haul_redis::{BudgetConfig, RedisBudget};
+//!
+//! # async fn worker() -> Result<(), Box<dyn std::error::Error>> {
+//! // Every worker opens the same budget: 5,000 requests an hour, bursts of 10.
+//! let config = BudgetConfig::new("github", 5_000, Duration::from_secs(3600)).burst(10);
+//! let budget: Arc<dyn SharedBudget> =
+//!     Arc::new(RedisBudget::connect("redis://redis.internal:6379", config).await?);
+//! // … `Extractor::builder().shared_budget(Arc::clone(&budget))` in each stream.
+//! budget.acquire(1).await?; // what the extractor does before each attempt
 //! # Ok(())
 //! # }
 //! ```

@@ -50,6 +50,10 @@ pub use haul_paginate as paginate;
 #[cfg(feature = "postgres")]
 pub use haul_postgres as postgres;
 pub use haul_ratelimit as ratelimit;
+/// Redis: `RedisBudget`, one rate budget shared by many workers (feature
+/// `redis`; pass it to [`ExtractorBuilder::shared_budget`]; see docs/scale-out.md).
+#[cfg(feature = "redis")]
+pub use haul_redis as redis;
 pub use haul_retry as retry;
 pub use haul_sink as sink;
 pub use haul_transport as transport;
@@ -75,7 +79,7 @@ pub use haul_paginate::{
 };
 pub use haul_ratelimit::{
     AdaptiveConcurrency, AdaptiveRate, AllOf, FixedRate, HeaderAdaptive, HeaderFamily, MaxInFlight,
-    Permit, RateLimiter, Reservation, Unlimited, VendorHeaders,
+    Permit, RateLimiter, Reservation, SharedBudget, SharedBudgetError, Unlimited, VendorHeaders,
 };
 pub use haul_retry::{Classifier, ExponentialBackoff, HttpClassifier, RetryBudget, RetryPolicy};
 pub use haul_sink::{

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use haul_core::{Clock, Sleeper};
 use haul_paginate::Paginator;
-use haul_ratelimit::RateLimiter;
+use haul_ratelimit::{RateLimiter, SharedBudget};
 use haul_retry::{Classifier, HttpClassifier, RetryPolicy};
 use haul_transport::{Auth, Transport};
 
@@ -136,6 +136,7 @@ pub struct ConnectorBuilder {
     retry: Option<Arc<dyn RetryPolicy>>,
     classifier: Option<Arc<dyn Classifier>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    shared_budget: Option<Arc<dyn SharedBudget>>,
     clock: Option<Arc<dyn Clock>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     observer: Option<Arc<dyn Observer>>,
@@ -194,6 +195,18 @@ impl ConnectorBuilder {
     /// The rate limiter every stream shares.
     pub fn rate_limiter(mut self, limiter: impl RateLimiter + 'static) -> Self {
         self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// A rate budget shared with every other process (worker) that calls
+    /// the same API, such as `haul_redis::RedisBudget`: every request of
+    /// every stream and partition takes the local
+    /// [`rate_limiter`](Self::rate_limiter)'s permit, then one slot of it,
+    /// and every throttle seen penalizes it (see
+    /// [`ExtractorBuilder::shared_budget`](crate::ExtractorBuilder::shared_budget)).
+    /// Default: none.
+    pub fn shared_budget(mut self, budget: Arc<dyn SharedBudget>) -> Self {
+        self.shared_budget = Some(budget);
         self
     }
 
@@ -345,6 +358,9 @@ impl ConnectorBuilder {
             }
             if let Some(l) = &self.limiter {
                 builder = builder.rate_limiter(Arc::clone(l));
+            }
+            if let Some(b) = &self.shared_budget {
+                builder = builder.shared_budget(Arc::clone(b));
             }
             if let Some(c) = &self.clock {
                 builder = builder.clock(Arc::clone(c));
