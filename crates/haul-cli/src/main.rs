@@ -123,6 +123,14 @@ enum Command {
         /// Write a JSON report (summary, failed partitions, exit code) to FILE.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Run as one worker of many: claim the connector's partitions from
+        /// the PostgreSQL work queue at `postgres://USER[:PASSWORD]@HOST:PORT/DB?schema=NAME`
+        /// (records go to that schema too) and exit when no work is left.
+        #[arg(long, value_name = "POSTGRES_URL", conflicts_with = "sink")]
+        workers: Option<String>,
+        /// This worker's name in the queue (default: `haul-<host>-<pid>`).
+        #[arg(long, value_name = "NAME", requires = "workers")]
+        worker_name: Option<String>,
     },
     /// List the streams, their parents, partition sources and stored state.
     #[command(after_help = "Example:\n  haul list examples/specs/github.toml")]
@@ -218,6 +226,8 @@ async fn dispatch(cli: Cli) -> u8 {
             max_pages,
             sink,
             report,
+            workers,
+            worker_name,
         } => match resolve(&spec) {
             Ok(r) => {
                 let options = RunOptions {
@@ -227,6 +237,8 @@ async fn dispatch(cli: Cli) -> u8 {
                     sink,
                     report,
                     json,
+                    workers,
+                    worker_name,
                 };
                 run(&r, options).await
             }
@@ -390,6 +402,9 @@ struct RunOptions {
     sink: Option<String>,
     report: Option<PathBuf>,
     json: bool,
+    /// The work queue's URL: run as a worker.
+    workers: Option<String>,
+    worker_name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -430,6 +445,9 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
             Ok(c) => c,
             Err(e) => return report_error(&SpecError::from(e)),
         };
+    }
+    if let Some(queue) = &o.workers {
+        return run_worker(r, &connector, queue, &o).await;
     }
     let (sink, url) = match open_destination(r, o.sink.as_deref()).await {
         Ok(opened) => opened,
@@ -509,6 +527,84 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
         say!("{s}");
         say!("status: {status} (exit {code})");
     } else {
+        say!("status: {status} (exit {code})");
+    }
+    code
+}
+
+/// What `haul run --workers` reports.
+#[derive(Debug, Serialize)]
+struct WorkerReport<'a> {
+    connector: &'a str,
+    status: &'a str,
+    exit_code: u8,
+    queue: String,
+    worker: Option<&'a haul::WorkerSummary>,
+    error: Option<String>,
+}
+
+/// `haul run --workers URL`: one worker of the connector on the queue.
+async fn run_worker(r: &Resolved, connector: &haul::Connector, url: &str, o: &RunOptions) -> u8 {
+    let parsed = match pg::PgUrl::parse(url) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("haul: --workers: {e}");
+            return EX_CONFIG;
+        }
+    };
+    let owner = o.worker_name.clone().unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+        format!("haul-{host}-{}", std::process::id())
+    });
+    let queue = match parsed.work_queue(&owner, &r.primary_keys()).await {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("haul: {e}");
+            return EX_FAILURE;
+        }
+    };
+    tracing::info!(connector = connector.name(), queue = %parsed, owner, "worker started");
+    let outcome = connector
+        .run_worker_until(
+            std::sync::Arc::new(queue),
+            &haul::WorkerOptions::default(),
+            observe::interrupted(),
+        )
+        .await;
+    let (code, status, worker, error) = match &outcome {
+        Ok(s) if s.failed > 0 => (EX_PARTIAL, "partial", Some(s), None),
+        Ok(s) => (EX_OK, "ok", Some(s), None),
+        Err(e) => (EX_FAILURE, "failed", None, Some(e.to_string())),
+    };
+    let report = WorkerReport {
+        connector: connector.name(),
+        status,
+        exit_code: code,
+        queue: parsed.to_string(),
+        worker,
+        error,
+    };
+    if let Some(path) = &o.report {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => {
+                if let Err(e) = std::fs::write(path, text + "\n") {
+                    eprintln!("haul: cannot write the report {}: {e}", path.display());
+                }
+            }
+            Err(e) => eprintln!("haul: {e}"),
+        }
+    }
+    if let Some(e) = &report.error {
+        tracing::error!(error = %e, status, "worker ended");
+    }
+    if o.json {
+        if let Ok(line) = serde_json::to_string(&report) {
+            say!("{line}");
+        }
+    } else {
+        if let Some(s) = worker {
+            say!("{s}");
+        }
         say!("status: {status} (exit {code})");
     }
     code

@@ -161,6 +161,22 @@ impl PgUrl {
     }
 }
 
+impl PgUrl {
+    /// A work queue on this database and schema for worker `owner`: its
+    /// leases, and a sink configured with every stream's primary key.
+    pub(crate) async fn work_queue(
+        &self,
+        owner: &str,
+        streams: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<haul::postgres::PostgresWorkQueue, String> {
+        let sink = self.open(streams).await?;
+        let leases = haul::postgres::Leases::connect(self.config()?, &self.schema, owner)
+            .await
+            .map_err(|e| format!("cannot open the work queue {self}: {}", chain(&e)))?;
+        Ok(haul::postgres::PostgresWorkQueue::new(leases, sink))
+    }
+}
+
 /// An error and its causes (the driver keeps "connection refused" in `source`).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

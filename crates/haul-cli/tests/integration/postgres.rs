@@ -170,3 +170,66 @@ async fn an_unreachable_or_malformed_postgres_url_fails_without_showing_the_pass
     assert!(err.contains("port"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_the_queue_and_the_destination_verifies() {
+    let Some(admin) = admin().await else {
+        return;
+    };
+    let schema = services::unique_name("haul_cli_w");
+    let api = Emulation::GitHub;
+    let (name, stream, env) = spec_of(api);
+    let server = server(450, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres:hunter2-pg@127.0.0.1:5432/test?schema={schema}");
+    let env = vec![(env.to_owned(), "test-token".to_owned())];
+    let worker = |n: usize| {
+        vec![
+            "run".to_owned(),
+            example(name),
+            "--set".to_owned(),
+            format!("base_url={}", base_url(&server)),
+            "--workers".to_owned(),
+            url.clone(),
+            "--worker-name".to_owned(),
+            format!("w{n}"),
+            "--report".to_owned(),
+            format!("w{n}.json"),
+        ]
+    };
+    let result = async {
+        let (a, b) = tokio::join!(
+            haul_async(dir.path(), worker(1), env.clone()),
+            haul_async(dir.path(), worker(2), env.clone())
+        );
+        let mut completed = 0;
+        for (n, out) in [(1, a), (2, b)] {
+            assert_eq!(out.status.code(), Some(0), "w{n}: {}", text(&out.stderr));
+            let report = std::fs::read_to_string(dir.path().join(format!("w{n}.json"))).unwrap();
+            for shown in [text(&out.stdout), text(&out.stderr), report.clone()] {
+                assert!(!shown.contains("hunter2"), "the password leaked: {shown}");
+            }
+            let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+            assert_eq!(report["worker"]["owner"], format!("w{n}"));
+            completed += report["worker"]["completed"].as_u64().unwrap();
+        }
+        // The spec lists one partition: exactly one worker ran it.
+        assert_eq!(completed, 1);
+        let expected: BTreeMap<String, serde_json::Value> = server
+            .dataset()
+            .records()
+            .iter()
+            .map(|r| {
+                let value: serde_json::Value = serde_json::from_str(&api.render(r)).unwrap();
+                (value["id"].to_string(), value)
+            })
+            .collect();
+        assert!(stored(&schema, stream).await == expected);
+    }
+    .await;
+    let _ = admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await;
+    server.shutdown().await;
+    result
+}
