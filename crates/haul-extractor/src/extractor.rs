@@ -6,7 +6,7 @@ use futures::Stream;
 use haul_core::{Page, Record, Request};
 use haul_sink::Sink;
 
-use crate::commit::{after_failure, commit_stream};
+use crate::commit::{CommitAhead, after_failure, commit_stream};
 use crate::event::Event;
 use crate::plan::Plan;
 use crate::walk::Walker;
@@ -114,19 +114,22 @@ impl Extractor {
         let resumed_after_page = walker.pages;
         let mut buffer: Vec<Record> = Vec::with_capacity(inner.batch_records);
         let mut uncommitted_pages = 0u64;
+        // A full batch commits while the next one is fetched (one at a time).
+        let mut ahead = CommitAhead::default();
         let mut stop = std::pin::pin!(stop);
         let outcome = loop {
             if futures::FutureExt::now_or_never(stop.as_mut()).is_some() {
                 tracing::warn!(stream = %inner.stream, "stop requested: committing and stopping");
                 break Err(None);
             }
-            match walker.next_page().await {
+            match ahead.alongside(walker.next_page()).await? {
                 Some(Ok(page)) => {
                     buffer.extend(page.records);
                     uncommitted_pages += 1;
                     if buffer.len() >= inner.batch_records {
-                        commit_stream(inner, sink, &walker.checkpoint(), &buffer).await?;
-                        buffer.clear();
+                        buffer = ahead
+                            .start(inner, sink, walker.checkpoint(), buffer)
+                            .await?;
                         uncommitted_pages = 0;
                     }
                 }
@@ -139,6 +142,7 @@ impl Extractor {
         summary.resumed_after_page = resumed_after_page;
         match outcome {
             Ok(()) => {
+                ahead.finish().await?;
                 commit_stream(inner, sink, &walker.checkpoint(), &buffer).await?;
                 inner.observer.on_event(&Event::StreamFinished {
                     stream: &inner.stream,
@@ -157,6 +161,11 @@ impl Extractor {
                         pages: walker.pages,
                     }
                 });
+                // The batch in commit lands first; if it cannot, nothing
+                // later may (its checkpoint would skip that batch's records).
+                if let Err(commit) = ahead.finish().await {
+                    return Err(after_failure(original, commit));
+                }
                 if uncommitted_pages > 0 {
                     tracing::warn!(stream = %inner.stream, pages = uncommitted_pages, error = %original,
                         "run stopped; committing the pages fetched before it");
