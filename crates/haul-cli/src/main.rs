@@ -7,6 +7,7 @@
 // A command-line tool prints its results.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod budget;
 mod observe;
 mod pg;
 
@@ -128,6 +129,11 @@ enum Command {
         /// (records go to that schema too) and exit when no work is left.
         #[arg(long, value_name = "POSTGRES_URL", conflicts_with = "sink")]
         workers: Option<String>,
+        /// One rate budget in Redis shared by every process naming it:
+        /// `redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]?quota=N[&per=1s][&name=…][&burst=B][&prefix=…][&outage=wait|fail|fallback:F]`
+        /// (name: the connector's by default).
+        #[arg(long, value_name = "REDIS_URL")]
+        budget: Option<String>,
         /// This worker's name in the queue (default: `haul-<host>-<pid>`).
         #[arg(long, value_name = "NAME", requires = "workers")]
         worker_name: Option<String>,
@@ -228,6 +234,7 @@ async fn dispatch(cli: Cli) -> u8 {
             report,
             workers,
             worker_name,
+            budget,
         } => match resolve(&spec) {
             Ok(r) => {
                 let options = RunOptions {
@@ -239,6 +246,7 @@ async fn dispatch(cli: Cli) -> u8 {
                     json,
                     workers,
                     worker_name,
+                    budget,
                 };
                 run(&r, options).await
             }
@@ -405,6 +413,8 @@ struct RunOptions {
     /// The work queue's URL: run as a worker.
     workers: Option<String>,
     worker_name: Option<String>,
+    /// The shared budget's URL.
+    budget: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -431,10 +441,36 @@ async fn run(r: &Resolved, o: RunOptions) -> u8 {
         max_pages: o.max_pages,
         ..BuildOptions::default()
     };
+    let shared = match &o.budget {
+        None => None,
+        Some(url) => {
+            let parsed = match budget::BudgetUrl::parse(url) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("haul: --budget: {e}");
+                    return EX_CONFIG;
+                }
+            };
+            match parsed.open(r.spec().name()).await {
+                Ok(b) => {
+                    tracing::info!(budget = %parsed, key = b.key(), "shared budget");
+                    Some(b)
+                }
+                Err(e) => {
+                    eprintln!("haul: {e}");
+                    return EX_FAILURE;
+                }
+            }
+        }
+    };
     let progress = observe::Progress::new(!o.json && std::io::stderr().is_terminal());
     let built = r
         .connector(&options)
         .map(|b| b.observer(progress.observer()))
+        .map(|b| match shared {
+            Some(budget) => b.shared_budget(budget),
+            None => b,
+        })
         .and_then(|b| b.build().map_err(SpecError::from));
     let mut connector = match built {
         Ok(c) => c,

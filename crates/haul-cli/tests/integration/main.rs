@@ -8,6 +8,7 @@
 )]
 
 mod broken_specs;
+mod budget;
 mod postgres;
 mod run;
 mod verbs;
