@@ -566,6 +566,25 @@ impl PostgresSink {
             partition: lease.partition.clone(),
             owner: lease.owner.clone(),
             epoch: lease.epoch,
+            stall_limit: None,
+        })
+    }
+
+    /// As [`fenced`](Self::fenced), and the server aborts a batch
+    /// transaction left idle between statements longer than `ttl` (`SET
+    /// LOCAL idle_in_transaction_session_timeout`). The lease check runs
+    /// last in each batch, and its row lock keeps claimers off the
+    /// partition until COMMIT; a writer stalled right there (SIGSTOP, a
+    /// long pause) would keep them off for as long as it stalls. With
+    /// this, its transaction ends one TTL into the stall, the batch is
+    /// rolled back, and the writer's next commit is fenced.
+    pub fn fenced_for(&self, lease: &Lease, ttl: Duration) -> PostgresSink {
+        self.with_fence(Fence {
+            stream: lease.stream.clone(),
+            partition: lease.partition.clone(),
+            owner: lease.owner.clone(),
+            epoch: lease.epoch,
+            stall_limit: Some(ttl),
         })
     }
 }

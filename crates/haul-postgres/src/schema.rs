@@ -57,12 +57,15 @@ pub(crate) fn upsert_state(schema: &str) -> String {
     )
 }
 
-/// Locks a lease row if (owner, epoch) still hold it, unexpired: 0 rows means fenced.
+/// Locks a lease row if (owner, epoch) still hold it, unexpired: 0 rows
+/// means fenced. It runs last in a batch's transaction, so expiry is judged
+/// by the clock at this statement (`clock_timestamp()`), not at the
+/// transaction's start (`now()`).
 pub(crate) fn fence_check(schema: &str) -> String {
     format!(
         "UPDATE {}._haul_partitions SET updated_at = now() \
          WHERE stream = $1 AND partition = $2 AND owner = $3 AND epoch = $4 \
-         AND state = 'leased' AND lease_expires > now()",
+         AND state = 'leased' AND lease_expires > clock_timestamp()",
         quote(schema)
     )
 }

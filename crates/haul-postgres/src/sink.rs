@@ -34,6 +34,10 @@ pub(crate) struct Fence {
     pub(crate) partition: String,
     pub(crate) owner: String,
     pub(crate) epoch: i64,
+    /// The server aborts a batch transaction left idle longer than this (a
+    /// writer stalled mid-batch holds the lease row's lock, which keeps
+    /// every other worker from reclaiming the partition).
+    pub(crate) stall_limit: Option<std::time::Duration>,
 }
 
 #[derive(Debug)]
@@ -125,6 +129,25 @@ fn conn_error(schema: &str) -> impl FnOnce(ConnError) -> SinkError {
 /// Creates the schema and haul's tables, serialised by an advisory lock so
 /// that workers starting together do not race on the catalog.
 pub(crate) async fn setup(client: &mut Client, schema: &str) -> Result<(), tokio_postgres::Error> {
+    // Already set up: no DDL, so no lock that an open batch transaction of
+    // a stalled worker could make this wait for (`CREATE INDEX IF NOT
+    // EXISTS` locks the table before it finds the index).
+    let q = quote(schema);
+    let present: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL \
+                 AND to_regclass($3) IS NOT NULL",
+            &[
+                &format!("{q}._haul_streams"),
+                &format!("{q}._haul_partitions"),
+                &format!("{q}._haul_partitions_by_state"),
+            ],
+        )
+        .await?
+        .get(0);
+    if present {
+        return Ok(());
+    }
     let tx = client.transaction().await?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext($1))",
@@ -366,6 +389,20 @@ impl PostgresSink {
     }
 
     /// Rolls `tx` back (by dropping it) unless the fence still holds.
+    /// A fenced batch's transaction left idle longer than the stall limit
+    /// is aborted by the server (`SET LOCAL`: this transaction only).
+    async fn limit_stall(&self, tx: &Transaction<'_>) -> Result<(), SinkError> {
+        let Some(limit) = self.fence.as_ref().and_then(|f| f.stall_limit) else {
+            return Ok(());
+        };
+        let ms = limit.as_millis().clamp(1, i32::MAX as u128);
+        tx.batch_execute(&format!(
+            "SET LOCAL idle_in_transaction_session_timeout = {ms}"
+        ))
+        .await
+        .map_err(self.db("limiting how long a batch may stall"))
+    }
+
     async fn check_fence(
         &self,
         tx: &Transaction<'_>,
@@ -456,7 +493,7 @@ impl PostgresSink {
         Ok(same)
     }
 
-    /// One batch's transaction: fence, COPY, merge, states, commit.
+    /// One batch's transaction: COPY, merge, states, fence, commit.
     async fn commit_batch(
         &self,
         conn: &mut conn::Conn,
@@ -478,7 +515,7 @@ impl PostgresSink {
             .transaction()
             .await
             .map_err(self.db("starting a transaction"))?;
-        self.check_fence(&tx, statements.check.as_ref()).await?;
+        self.limit_stall(&tx).await?;
         if mid_pass
             && layout.keys.is_empty()
             && self
@@ -486,6 +523,7 @@ impl PostgresSink {
                 .await?
         {
             tracing::debug!(stream = %layout.stream, "batch already committed (a replay): not written again");
+            self.check_fence(&tx, statements.check.as_ref()).await?;
             return tx.commit().await.map_err(self.db("committing"));
         }
         if !batch.records.is_empty() {
@@ -503,6 +541,11 @@ impl PostgresSink {
                 .map_err(self.db("merging records"))?;
         }
         self.store_states(&tx, &statements.upsert, states).await?;
+        // Last, so the lease row stays locked only from here to COMMIT: a
+        // writer stalled earlier (mid-COPY, where the server cannot cancel
+        // it) blocks no claimer; one stalled between statements is ended
+        // by `limit_stall`.
+        self.check_fence(&tx, statements.check.as_ref()).await?;
         tx.commit().await.map_err(self.db("committing a batch"))
     }
 
@@ -604,8 +647,9 @@ impl PostgresSink {
             .transaction()
             .await
             .map_err(self.db("starting a transaction"))?;
-        self.check_fence(&tx, check.as_ref()).await?;
+        self.limit_stall(&tx).await?;
         self.store_states(&tx, &upsert, rows).await?;
+        self.check_fence(&tx, check.as_ref()).await?;
         tx.commit()
             .await
             .map_err(self.db("committing partition states"))

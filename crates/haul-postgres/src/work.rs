@@ -13,7 +13,8 @@ use crate::{LeaseError, Leases, PostgresSink};
 
 /// The work queue of many workers on one PostgreSQL schema: partitions are
 /// claimed through [`Leases`] and written through a [`PostgresSink`]
-/// fenced by each lease ([`PostgresSink::fenced`]).
+/// fenced by each lease, whose batch transactions the server aborts when
+/// they stall longer than the lease TTL ([`PostgresSink::fenced_for`]).
 ///
 /// ```no_run
 /// use haul_postgres::{Leases, PostgresSink, PostgresWorkQueue};
@@ -136,6 +137,6 @@ impl WorkQueue for PostgresWorkQueue {
     }
 
     fn fenced_sink(&self, lease: &Lease) -> Arc<dyn Sink> {
-        Arc::new(self.sink.fenced(lease))
+        Arc::new(self.sink.fenced_for(lease, self.leases.lease_ttl()))
     }
 }
