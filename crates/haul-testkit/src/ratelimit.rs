@@ -84,6 +84,10 @@ pub enum ResetStyle {
     EpochSeconds,
     /// Seconds from now.
     DeltaSeconds,
+    /// Seconds from now with millisecond precision (`0.437`, rounded up to
+    /// the millisecond, so never early), as APIs with fractional resets send
+    /// them (Discord's `X-RateLimit-Reset-After`). Reads as delta seconds.
+    DeltaMillis,
 }
 
 /// The verdict on one request.
@@ -139,11 +143,16 @@ impl RateWindow {
     pub(crate) fn headers(&self, admission: Admission, wall: SystemTime, headers: &mut HeaderMap) {
         let reset_secs = ceil_secs(admission.reset_in);
         let reset = match self.config.reset {
-            ResetStyle::DeltaSeconds => reset_secs,
+            ResetStyle::DeltaMillis => {
+                let millis = admission.reset_in.as_nanos().div_ceil(1_000_000);
+                format!("{}.{:03}", millis / 1000, millis % 1000)
+            }
+            ResetStyle::DeltaSeconds => reset_secs.to_string(),
             ResetStyle::EpochSeconds => wall
                 .checked_add(admission.reset_in)
                 .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-                .map_or(u64::MAX, ceil_secs),
+                .map_or(u64::MAX, ceil_secs)
+                .to_string(),
         };
         let mut put = |name: &'static str, value: String| {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -152,7 +161,7 @@ impl RateWindow {
         };
         put("x-ratelimit-limit", self.config.limit.to_string());
         put("x-ratelimit-remaining", admission.remaining.to_string());
-        put("x-ratelimit-reset", reset.to_string());
+        put("x-ratelimit-reset", reset);
         if self.config.ietf_headers {
             put(
                 "ratelimit-policy",
@@ -183,6 +192,19 @@ mod tests {
 
     fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
         headers[name].to_str().unwrap()
+    }
+
+    #[test]
+    fn a_millisecond_reset_is_rounded_up_to_the_millisecond() {
+        let limit = RateLimit::new(2, Duration::from_secs(1)).reset_style(ResetStyle::DeltaMillis);
+        let window = RateWindow::new(limit);
+        let t0 = Instant::now();
+        window.admit(t0);
+        let b = window.admit(t0 + Duration::from_micros(562_500));
+        let mut headers = HeaderMap::new();
+        window.headers(b, SystemTime::now(), &mut headers);
+        assert_eq!(header(&headers, "x-ratelimit-reset"), "0.438");
+        assert_eq!(header(&headers, "x-ratelimit-remaining"), "0");
     }
 
     #[test]
