@@ -674,12 +674,16 @@ pub(crate) fn child(args: &[String]) -> Result<ExitCode, String> {
 
 /// How the workers share the API's quota, as the report says it.
 fn pacing(redis: &str, prefix: &str) -> String {
-    let _ = (redis, prefix);
     format!(
-        "each worker paced locally at {}/s (a quarter of the quota)",
-        QUOTA / 4
+        "one Redis budget of {QUOTA}/s (lateness allowance {LATENESS:?}) shared by every worker ({redis}, key {prefix}{BUDGET})"
     )
 }
+
+/// How late a worker may send in its slot without exceeding the window.
+const LATENESS: Duration = Duration::from_millis(50);
+
+/// The budget's name (its Redis key is the prefix followed by it).
+const BUDGET: &str = "demo-api";
 
 /// Every worker's requests under the one Redis budget at the API's quota.
 async fn pace(
@@ -687,7 +691,10 @@ async fn pace(
     redis: &str,
     prefix: &str,
 ) -> Result<haul::ConnectorBuilder, String> {
-    let _ = (redis, prefix);
-    // Until the shared budget is wired: a quarter of the quota each.
-    Ok(builder.rate_limiter(haul::FixedRate::new(QUOTA / 4, Duration::from_secs(1))))
+    let config =
+        haul::redis::BudgetConfig::new(BUDGET, QUOTA, Duration::from_secs(1)).prefix(prefix);
+    let budget = haul::redis::RedisBudget::connect(redis, config)
+        .await
+        .map_err(|e| format!("the Redis budget at {redis}: {e}"))?;
+    Ok(builder.shared_budget(Arc::new(budget)))
 }
