@@ -21,13 +21,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use haul::extractor::{Event, Step};
-use haul::{
-    Connector, ConnectorError, LinkHeaderPaginator, Observer, ParentLink, Partitions,
-    RequestTemplate, SqliteSink, StreamConfig, StreamDef, TimeFormat, TimeWindows,
-};
-
-const STREAMS: [&str; 4] = ["orgs", "repos", "events", "audit"];
+use haul::extractor::Event;
+use haul::{Connector, ConnectorError, Observer, SqliteSink, StreamConfig};
+use haul_e2e::DEMO_STREAMS;
 
 struct Args {
     url: String,
@@ -83,64 +79,15 @@ impl Observer for PageReporter {
 }
 
 fn connector(args: &Args) -> Result<Connector, Box<dyn std::error::Error>> {
-    let base = args.url.trim_end_matches('/');
-    let paginator = || LinkHeaderPaginator::new().page_size("per_page", args.page_size);
-    let windows = TimeWindows::new(
-        "2026-01-01T00:00:00Z",
-        Step::Months(1),
-        TimeFormat::EpochSeconds,
-    )?
-    .end("2027-01-01T00:00:00Z")?;
-    Ok(Connector::builder("demo")
+    Ok(haul_e2e::demo_connector(&args.url, args.page_size)?
         .max_in_flight(args.in_flight)
         .observer(PageReporter::default())
-        .stream(
-            StreamDef::new(
-                "orgs",
-                RequestTemplate::get(format!("{base}/orgs")),
-                paginator(),
-            )
-            .batch_size(1),
-        )
-        .stream(
-            StreamDef::new(
-                "repos",
-                RequestTemplate::get(format!("{base}/orgs/{{org}}/repos")),
-                paginator(),
-            )
-            .partitions(Partitions::Parent(
-                ParentLink::new("orgs").field("org", "/login"),
-            ))
-            .batch_size(1),
-        )
-        .stream(
-            StreamDef::new(
-                "events",
-                RequestTemplate::get(format!("{base}/orgs/{{org}}/repos/{{repo}}/events")),
-                paginator(),
-            )
-            .partitions(Partitions::Parent(
-                ParentLink::new("repos").field("repo", "/name"),
-            ))
-            .batch_size(1),
-        )
-        .stream(
-            StreamDef::new(
-                "audit",
-                RequestTemplate::get(format!("{base}/audit-log"))
-                    .query("since", "{start}")
-                    .query("until", "{end}"),
-                paginator(),
-            )
-            .partitions(Partitions::Windows(windows))
-            .batch_size(1),
-        )
         .build()?)
 }
 
 async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
     let mut sink = SqliteSink::open(&args.db)?;
-    for stream in STREAMS {
+    for stream in DEMO_STREAMS {
         sink = sink.stream(StreamConfig::new(stream).primary_key(["/id"]));
     }
     let summary = match connector(&args)?.run(&sink).await {
